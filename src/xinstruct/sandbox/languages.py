@@ -1,0 +1,518 @@
+"""Declarative per-language execution entries.
+
+Each entry says how to turn (solution, tests) into files, how to compile and run them, and how a
+failing test harness shows itself, so the runner stays language-agnostic. Commands are argv lists
+run inside the sandbox with ``PATH=/usr/bin:/bin``; ``{mem}`` is replaced by the memory limit in MB
+and ``{entry}`` by the entry point the language's ``entry`` function finds (Java main class).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from xinstruct.core.languages import normalize_language
+
+Files = dict[str, str]
+
+# Markers a test harness prints when an assertion (not the program) failed; shared by all languages
+# because the benchmark harnesses reuse the same phrases (MultiPL-E, mxeval, HumanEval-X, evalplus).
+COMMON_FAILURE_MARKERS: tuple[str, ...] = (
+    "AssertionError",
+    "Assertion failed",
+    "assertion failed",
+    "Test failed",
+    "did not pass",
+    "failed to pass",
+    "assert statement",
+    "Error at test case",
+)
+
+
+@dataclass(frozen=True)
+class Language:
+    """How one language is compiled, run and judged.
+
+    ``memory`` is ``"rlimit"`` when RLIMIT_AS enforces the limit (native code, interpreters) or
+    ``"heap"`` when the runtime reserves huge virtual ranges (JVM, Go, V8, Mono): then a runtime
+    heap flag plus a resident-set watchdog (limit + ``overhead_mb``) enforce it instead.
+    """
+
+    name: str
+    source: str
+    run: tuple[str, ...]
+    assemble: Callable[[str, str | None], Files]
+    version: tuple[str, ...]
+    packages: tuple[str, ...]
+    compile: tuple[str, ...] | Callable[[Files], tuple[str, ...]] | None = None
+    artifacts: tuple[str, ...] = ()
+    env: Mapping[str, str] = field(default_factory=dict)
+    memory: str = "rlimit"
+    overhead_mb: int = 0
+    failure_markers: tuple[str, ...] = ()
+    oom_markers: tuple[str, ...] = ()
+    entry: Callable[[Files], str] | None = None
+    fix_compile: Callable[[Files, str], Files | None] | None = None
+    tests_fail_on_nonzero: bool = False
+    syntax_markers: tuple[str, ...] = ()
+    tool: str = ""
+
+    @property
+    def binary(self) -> str:
+        """The executable whose absence makes the language unavailable."""
+        if self.tool:
+            return self.tool
+        return (self.compile if isinstance(self.compile, tuple) else self.run)[0]
+
+    def compile_command(self, files: Files) -> tuple[str, ...] | None:
+        return self.compile(files) if callable(self.compile) else self.compile
+
+
+def _join(solution: str, tests: str | None, sep: str = "\n\n") -> str:
+    return solution if not tests else solution.rstrip() + sep + tests.lstrip("\n") + "\n"
+
+
+def _simple(name: str) -> Callable[[str, str | None], Files]:
+    def assemble(solution: str, tests: str | None) -> Files:
+        return {name: _join(solution, tests)}
+
+    return assemble
+
+
+# ---------------------------------------------------------------- python / scripting languages
+def _assemble_php(solution: str, tests: str | None) -> Files:
+    body = re.sub(r"\?>\s*$", "", solution.strip())
+    if not body.startswith("<?php"):
+        body = "<?php\n" + body
+    if tests:
+        body += "\n\n" + re.sub(r"^\s*<\?php", "", tests).replace("?>", "") + "\n"
+    return {"main.php": body}
+
+
+# ---------------------------------------------------------------- JavaScript / TypeScript
+# console.assert only logs; HumanEval-X JS tests rely on it, so make it throw like assert().
+_JS_PRELUDE = (
+    "console.assert = (cond, ...msg) => { if (!cond) { const e = new Error('Assertion failed' + "
+    "(msg.length ? ': ' + msg.join(' ') : '')); e.name = 'AssertionError'; throw e; } };\n"
+)
+
+# Type-strip with the TypeScript API (no type check): 10x faster than tsc and needs no @types/node.
+_TS_TRANSPILE = r"""
+const ts = require('typescript');
+const fs = require('fs');
+const src = fs.readFileSync(process.argv[2], 'utf8');
+const out = ts.transpileModule(src, {reportDiagnostics: true, fileName: process.argv[2],
+  compilerOptions: {target: ts.ScriptTarget.ES2020, module: ts.ModuleKind.CommonJS, esModuleInterop: true}});
+const errs = (out.diagnostics || []).filter(d => d.category === ts.DiagnosticCategory.Error);
+for (const d of errs) {
+  const pos = d.file ? d.file.getLineAndCharacterOfPosition(d.start) : {line: -1, character: -1};
+  console.error(`${process.argv[2]}(${pos.line + 1},${pos.character + 1}): error TS${d.code}: ` +
+    ts.flattenDiagnosticMessageText(d.messageText, '\n'));
+}
+if (errs.length) process.exit(1);
+fs.writeFileSync(process.argv[3], out.outputText);
+"""
+
+
+def _assemble_js(solution: str, tests: str | None) -> Files:
+    return {"main.js": _join(solution, tests), "_prelude.js": _JS_PRELUDE}
+
+
+def _assemble_ts(solution: str, tests: str | None) -> Files:
+    return {"main.ts": _join(solution, tests), "_prelude.js": _JS_PRELUDE, "_tsc.js": _TS_TRANSPILE}
+
+
+# ---------------------------------------------------------------- Java
+_JAVA_DEFAULT_IMPORTS = (
+    "java.util.*",
+    "java.util.function.*",
+    "java.util.stream.*",
+    "java.math.*",
+    "java.io.*",
+    "org.javatuples.*",
+)
+_JAVA_IMPORT = re.compile(r"^\s*import\s+(static\s+)?[\w.]+(\.\*)?\s*;\s*$", re.M)
+_JAVA_PACKAGE = re.compile(r"^\s*package\s+[\w.]+\s*;\s*$", re.M)
+
+
+def _assemble_java(solution: str, tests: str | None) -> Files:
+    """One compilation unit: imports hoisted to the top (tests may carry their own), package dropped."""
+    text = _join(solution, tests)
+    imports = [m.group(0).strip() for m in _JAVA_IMPORT.finditer(text)]
+    body = _JAVA_PACKAGE.sub("", _JAVA_IMPORT.sub("", text))
+    header = list(dict.fromkeys([*imports, *(f"import {i};" for i in _JAVA_DEFAULT_IMPORTS)]))
+    public = re.search(r"^\s*public\s+(?:final\s+|abstract\s+)*class\s+(\w+)", body, re.M)
+    name = (public.group(1) if public else "Main") + ".java"
+    return {name: "\n".join(header) + "\n" + body}
+
+
+def _java_entry(files: Files) -> str:
+    """The class declaring main(): Main (HumanEval-X, mxeval) or Problem (MultiPL-E)."""
+    text = next(v for k, v in files.items() if k.endswith(".java"))
+    best = None
+    for m in re.finditer(r"\bclass\s+(\w+)", text):
+        nxt = re.search(r"\bclass\s+\w+", text[m.end() :])
+        chunk = text[m.end() : m.end() + nxt.start()] if nxt else text[m.end() :]
+        if re.search(r"static\s+void\s+main\s*\(", chunk):
+            best = m.group(1)
+    return best or "Main"
+
+
+# ---------------------------------------------------------------- C#
+_CS_SHIM = """
+using System;
+using System.Collections;
+namespace KellermanSoftware.CompareNetObjects {
+    // Stand-in for the NuGet package mxeval tests use: structural equality of values and sequences.
+    public class ComparisonResult { public bool AreEqual; public string DifferencesString = ""; }
+    public class CompareLogic {
+        public ComparisonResult Compare(object a, object b) { return new ComparisonResult { AreEqual = Eq(a, b) }; }
+        static bool Eq(object a, object b) {
+            if (a == null || b == null) return a == null && b == null;
+            if (a is string || b is string) return a.Equals(b);
+            if (IsNum(a) && IsNum(b)) return Convert.ToDouble(a) == Convert.ToDouble(b);
+            var ea = a as IEnumerable; var eb = b as IEnumerable;
+            if (ea != null && eb != null) {
+                var ia = ea.GetEnumerator(); var ib = eb.GetEnumerator();
+                while (true) {
+                    bool ma = ia.MoveNext(), mb = ib.MoveNext();
+                    if (ma != mb) return false;
+                    if (!ma) return true;
+                    if (!Eq(ia.Current, ib.Current)) return false;
+                }
+            }
+            if (a.Equals(b)) return true;
+            var ta = a.GetType();
+            if (ta != b.GetType() || !ta.IsGenericType) return false;
+            foreach (var p in ta.GetProperties()) {
+                if (p.GetIndexParameters().Length == 0 && !Eq(p.GetValue(a), p.GetValue(b))) return false;
+            }
+            return true;
+        }
+        static bool IsNum(object o) {
+            return o is int || o is long || o is short || o is byte || o is double || o is float || o is decimal
+                || o is uint || o is ulong || o is ushort || o is sbyte;
+        }
+    }
+}
+public static class XinstructAssert {
+    public static void Assert(bool cond) { if (!cond) throw new Exception("Assertion failed"); }
+    public static void Assert(bool cond, string msg) { if (!cond) throw new Exception("Assertion failed: " + msg); }
+}
+"""
+
+
+def _assemble_cs(solution: str, tests: str | None) -> Files:
+    """Debug.Assert only logs under Mono, so MultiPL-E's asserts are routed to a throwing helper."""
+    text = _join(solution, tests)
+    text = re.sub(r"\b(?:System\.Diagnostics\.)?Debug\.Assert\s*\(", "XinstructAssert.Assert(", text)
+    return {"main.cs": text, "_shim.cs": _CS_SHIM}
+
+
+# ---------------------------------------------------------------- Go
+_GO_PACKAGE = re.compile(r"^\s*package\s+\w+\s*$", re.M)
+_GO_IMPORT_BLOCK = re.compile(r"^\s*import\s*\((.*?)\)", re.M | re.S)
+_GO_IMPORT_LINE = re.compile(r'^\s*import\s+((?:[\w.]+\s+)?"[^"]+")\s*$', re.M)
+_GO_TESTIFY = '''package assert
+
+import (
+\t"fmt"
+\t"reflect"
+\t"testing"
+)
+
+// Minimal stand-in for github.com/stretchr/testify/assert (HumanEval-X Go tests use New and Equal).
+type Assertions struct{ t *testing.T }
+
+func New(t *testing.T) *Assertions { return &Assertions{t} }
+
+func ObjectsAreEqual(expected, actual interface{}) bool {
+\tif expected == nil || actual == nil {
+\t\treturn expected == actual
+\t}
+\treturn reflect.DeepEqual(expected, actual)
+}
+
+func Equal(t *testing.T, expected, actual interface{}, msgAndArgs ...interface{}) bool {
+\tt.Helper()
+\tif !ObjectsAreEqual(expected, actual) {
+\t\tt.Errorf("Error: Not equal: expected: %s actual: %s %v", fmt.Sprintf("%#v", expected),
+\t\t\tfmt.Sprintf("%#v", actual), msgAndArgs)
+\t\treturn false
+\t}
+\treturn true
+}
+
+func (a *Assertions) Equal(expected, actual interface{}, msgAndArgs ...interface{}) bool {
+\ta.t.Helper()
+\treturn Equal(a.t, expected, actual, msgAndArgs...)
+}
+
+func (a *Assertions) True(v bool, msgAndArgs ...interface{}) bool {
+\ta.t.Helper()
+\treturn Equal(a.t, true, v, msgAndArgs...)
+}
+
+func (a *Assertions) False(v bool, msgAndArgs ...interface{}) bool {
+\ta.t.Helper()
+\treturn Equal(a.t, false, v, msgAndArgs...)
+}
+'''
+_GO_MOD = (
+    "module xinstruct.sandbox/prog\n\ngo 1.19\n\nrequire github.com/stretchr/testify v1.8.0\n\n"
+    "replace github.com/stretchr/testify => ./_testify\n"
+)
+
+
+def _assemble_go(solution: str, tests: str | None) -> Files:
+    """One file in package main with merged, de-duplicated imports; `go test` mode when tests use testing.T."""
+    text = _join(solution, tests)
+    specs: list[str] = []
+    for block in _GO_IMPORT_BLOCK.findall(text):
+        specs += [s.strip() for s in block.splitlines() if s.strip() and not s.strip().startswith("//")]
+    specs += _GO_IMPORT_LINE.findall(text)
+    body = _GO_IMPORT_LINE.sub("", _GO_IMPORT_BLOCK.sub("", _GO_PACKAGE.sub("", text)))
+    imports = "\n".join(f"    {s}" for s in dict.fromkeys(specs))
+    source = f"package main\n\nimport (\n{imports}\n)\n{body}" if specs else f"package main\n{body}"
+    files = {"go.mod": _GO_MOD, "_testify/go.mod": "module github.com/stretchr/testify\n\ngo 1.19\n"}
+    files["_testify/assert/assert.go"] = _GO_TESTIFY
+    is_test = re.search(r"\*testing\.T\b", text) is not None
+    files["main_test.go" if is_test else "main.go"] = source
+    if is_test and "func main()" not in source:
+        files["main.go"] = "package main\n\nfunc main() {}\n"
+    return files
+
+
+def _go_compile(files: Files) -> tuple[str, ...]:
+    if "main_test.go" in files:
+        return ("go", "test", "-c", "-o", "prog", ".")
+    return ("go", "build", "-o", "prog", ".")
+
+
+def _go_fix_unused(files: Files, stderr: str) -> Files | None:
+    """Drop imports the compiler reports unused (merged solution+tests often import extras)."""
+    unused = set(re.findall(r'"([^"]+)" imported and not used', stderr))
+    if not unused:
+        return None
+    fixed = dict(files)
+    for name in ("main.go", "main_test.go"):
+        if name in fixed:
+            for pkg in unused:
+                fixed[name] = re.sub(rf'^\s*(?:[\w.]+\s+)?"{re.escape(pkg)}"\s*$', "", fixed[name], flags=re.M)
+    return fixed if fixed != files else None
+
+
+# ---------------------------------------------------------------- Rust
+_RUST_EXTERN = re.compile(r"^\s*(?:use\s+(?:rand|regex|md5)\b[^;]*;|extern\s+crate\s+\w+\s*;)\s*$", re.M)
+
+
+def _assemble_rust(solution: str, tests: str | None) -> Files:
+    """Crates that cannot be fetched offline (rand, regex, md5) are stripped; #[test] builds a harness."""
+    text = _RUST_EXTERN.sub("", _join(solution, tests))
+    if "fn main" not in text and "#[test]" not in text:
+        text += "\nfn main() {}\n"
+    return {"main.rs": text}
+
+
+def _rust_compile(files: Files) -> tuple[str, ...]:
+    harness = ("--test",) if "#[test]" in files["main.rs"] else ()
+    return ("rustc", *harness, "--edition", "2021", "-C", "opt-level=1", "-A", "warnings", "-o", "prog", "main.rs")
+
+
+def _java_compile(files: Files) -> tuple[str, ...]:
+    source = next(k for k in files if k.endswith(".java"))
+    return (
+        "javac", "-J-Xmx512m", "-J-XX:+UseSerialGC", "-J-XX:TieredStopAtLevel=1", "-nowarn",
+        "-encoding", "UTF-8", "-cp", "/usr/share/java/javatuples.jar", "-d", ".", source,
+    )
+
+
+# ---------------------------------------------------------------- table
+LANGUAGES: tuple[Language, ...] = (
+    Language(
+        name="python",
+        source="main.py",
+        run=("/usr/bin/python3", "-B", "main.py"),
+        assemble=_simple("main.py"),
+        version=("/usr/bin/python3", "--version"),
+        packages=("python3",),
+        env={"PYTHONIOENCODING": "utf-8", "PYTHONDONTWRITEBYTECODE": "1"},
+        oom_markers=("MemoryError",),
+        syntax_markers=("SyntaxError:", "IndentationError:", "TabError:"),
+    ),
+    Language(
+        name="javascript",
+        source="main.js",
+        run=("node", "--max-old-space-size={mem}", "--require", "./_prelude.js", "main.js"),
+        assemble=_assemble_js,
+        version=("node", "--version"),
+        packages=("nodejs", "node-lodash"),
+        env={"NODE_PATH": "/usr/share/nodejs"},
+        memory="heap",
+        overhead_mb=160,
+        oom_markers=("JavaScript heap out of memory", "Reached heap limit"),
+    ),
+    Language(
+        name="typescript",
+        source="main.ts",
+        compile=("node", "_tsc.js", "main.ts", "main.js"),
+        artifacts=("main.js",),
+        run=("node", "--max-old-space-size={mem}", "--require", "./_prelude.js", "main.js"),
+        assemble=_assemble_ts,
+        version=("node", "-e", "console.log('typescript ' + require('typescript').version)"),
+        packages=("nodejs", "node-typescript", "node-lodash"),
+        env={"NODE_PATH": "/usr/share/nodejs"},
+        memory="heap",
+        overhead_mb=160,
+        oom_markers=("JavaScript heap out of memory", "Reached heap limit"),
+    ),
+    Language(
+        name="java",
+        source="Main.java",
+        compile=_java_compile,
+        tool="javac",
+        artifacts=("*.class",),
+        run=(
+            "java", "-ea", "-Xmx{mem}m", "-Xss8m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
+            "-XX:ReservedCodeCacheSize=64m", "-cp", ".:/usr/share/java/javatuples.jar", "{entry}",
+        ),
+        assemble=_assemble_java,
+        entry=_java_entry,
+        version=("javac", "-version"),
+        packages=("openjdk-17-jdk-headless", "libjavatuples-java"),
+        memory="heap",
+        overhead_mb=192,
+        oom_markers=("java.lang.OutOfMemoryError",),
+    ),
+    Language(
+        name="cpp",
+        source="main.cpp",
+        compile=("g++", "-std=c++17", "-O1", "-o", "prog", "main.cpp", "-lm"),
+        artifacts=("prog",),
+        run=("./prog",),
+        assemble=_simple("main.cpp"),
+        version=("g++", "--version"),
+        packages=("g++",),
+        failure_markers=("Assertion `",),
+        oom_markers=("std::bad_alloc",),
+    ),
+    Language(
+        name="c",
+        source="main.c",
+        compile=("gcc", "-std=gnu17", "-O1", "-o", "prog", "main.c", "-lm"),
+        artifacts=("prog",),
+        run=("./prog",),
+        assemble=_simple("main.c"),
+        version=("gcc", "--version"),
+        packages=("gcc",),
+        failure_markers=("Assertion `",),
+    ),
+    Language(
+        name="csharp",
+        source="main.cs",
+        compile=(
+            "mcs", "-d:DEBUG", "-nowarn:162,168,219,414,649", "-r:System.Numerics.dll",
+            "-out:prog.exe", "main.cs", "_shim.cs",
+        ),
+        artifacts=("prog.exe",),
+        run=("mono", "prog.exe"),
+        assemble=_assemble_cs,
+        version=("mono", "--version"),
+        packages=("mono-mcs",),
+        env={"MONO_GC_PARAMS": "max-heap-size={mem}m"},
+        memory="heap",
+        overhead_mb=128,
+        oom_markers=("OutOfMemoryException",),
+    ),
+    Language(
+        name="go",
+        source="main.go",
+        compile=_go_compile,
+        tool="go",
+        artifacts=("prog",),
+        run=("./prog",),
+        assemble=_assemble_go,
+        fix_compile=_go_fix_unused,
+        version=("go", "version"),
+        packages=("golang-go",),
+        env={
+            "GOCACHE": "/tmp/gocache", "GOPATH": "/tmp/gopath", "GOFLAGS": "-mod=mod", "GOPROXY": "off",
+            "CGO_ENABLED": "0", "GOMEMLIMIT": "{mem}MiB", "GOTMPDIR": "/tmp",
+        },
+        memory="heap",
+        overhead_mb=64,
+        failure_markers=("--- FAIL",),
+        oom_markers=("runtime: out of memory",),
+    ),
+    Language(
+        name="rust",
+        source="main.rs",
+        compile=_rust_compile,
+        tool="rustc",
+        artifacts=("prog",),
+        run=("./prog",),
+        assemble=_assemble_rust,
+        version=("rustc", "--version"),
+        packages=("rustc",),
+        oom_markers=("memory allocation of",),
+    ),
+    Language(
+        name="php",
+        source="main.php",
+        run=("php", "-d", "memory_limit=-1", "-d", "display_errors=stderr", "main.php"),
+        assemble=_assemble_php,
+        version=("php", "--version"),
+        packages=("php-cli",),
+        oom_markers=("Allowed memory size", "Out of memory"),
+    ),
+    Language(
+        name="bash",
+        source="main.sh",
+        run=("bash", "main.sh"),
+        assemble=_simple("main.sh"),
+        version=("bash", "--version"),
+        packages=("bash",),
+        tests_fail_on_nonzero=True,
+    ),
+    Language(
+        name="ruby",
+        source="main.rb",
+        run=("ruby", "main.rb"),
+        assemble=_simple("main.rb"),
+        version=("ruby", "--version"),
+        packages=("ruby",),
+        failure_markers=("Failure:", "<false> is not true"),
+        oom_markers=("NoMemoryError", "failed to allocate memory"),
+    ),
+    Language(
+        name="perl",
+        source="main.pl",
+        run=("perl", "main.pl"),
+        assemble=_simple("main.pl"),
+        version=("perl", "-e", "print qq(perl $^V\\n)"),
+        packages=("perl", "libtest-deep-perl"),
+        # MultiPL-E's Perl harness signals a failed assertion with a bare `exit 1`.
+        tests_fail_on_nonzero=True,
+        oom_markers=("Out of memory",),
+    ),
+    Language(
+        name="lua",
+        source="main.lua",
+        run=("lua5.4", "main.lua"),
+        assemble=_simple("main.lua"),
+        version=("lua5.4", "-v"),
+        packages=("lua5.4", "lua-unit"),
+        env={"LUA_PATH": "/usr/share/lua/5.4/?.lua;/usr/share/lua/5.4/?/init.lua;./?.lua"},
+        failure_markers=("expected:", "FAIL"),
+        oom_markers=("not enough memory",),
+    ),
+)
+
+_BY_NAME: dict[str, Language] = {lang.name: lang for lang in LANGUAGES}
+
+
+def get_language(name: str) -> Language | None:
+    """Entry for a canonical name or any alias known to core.languages (py, js, c++, cs, sh, rb…)."""
+    canonical = normalize_language(name)
+    return _BY_NAME.get(canonical or name.strip().lower())

@@ -1,0 +1,526 @@
+"""Run untrusted programs under bubblewrap with resource limits and turn the outcome into a verdict.
+
+Isolation is bwrap's: new user, PID, network, IPC, UTS and cgroup namespaces, a non-root uid, a
+read-only view of /usr plus a few /etc entries, a private writable work dir and /tmp that vanish
+with the job, a cleared environment. Limits are rlimits set by prlimit(1) on bwrap and inherited
+by the program (cgroups are not writable in containers like CI, so they are not relied upon).
+When the host user is root, bwrap is started as uid/gid 65534: RLIMIT_NPROC is ignored for root,
+so the fork bomb limit only holds for a non-root host uid.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import os
+import selectors
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import asdict, dataclass, field
+from enum import Enum
+from pathlib import Path
+
+from xinstruct.sandbox.cache import CompileCache, cache_key
+from xinstruct.sandbox.languages import COMMON_FAILURE_MARKERS, LANGUAGES, Files, Language, get_language
+
+BOX = "/box"
+SANDBOX_PATH = "/usr/bin:/bin"
+NOBODY = 65534
+_PAGE = os.sysconf("SC_PAGE_SIZE")
+_RO_ETC = (
+    "/etc/alternatives", "/etc/ld.so.cache", "/etc/ssl", "/etc/java-17-openjdk", "/etc/mono",
+    "/etc/php", "/etc/localtime", "/etc/ca-certificates",
+)
+
+
+class Verdict(str, Enum):
+    PASSED = "passed"
+    FAILED = "failed"
+    COMPILE_ERROR = "compile_error"
+    RUNTIME_ERROR = "runtime_error"
+    TIMEOUT = "timeout"
+    MEMORY_EXCEEDED = "memory_exceeded"
+    OUTPUT_LIMIT = "output_limit"
+    UNAVAILABLE = "unavailable"
+    SANDBOX_ERROR = "sandbox_error"
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Per-job limits. ``cpu`` defaults to ``timeout``; compile steps get their own, larger budget."""
+
+    timeout: float = 10.0
+    cpu: float | None = None
+    memory_mb: int = 512
+    processes: int = 64
+    file_size_mb: int = 16
+    open_files: int = 256
+    output_bytes: int = 1 << 20
+    compile_timeout: float = 60.0
+    compile_memory_mb: int = 2048
+
+
+@dataclass
+class Job:
+    language: str
+    code: str
+    tests: str | None = None
+    stdin: str = ""
+    limits: Limits = field(default_factory=Limits)
+    files: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Result:
+    verdict: Verdict
+    language: str
+    exit_code: int | None = None
+    stdout: str = ""
+    stderr: str = ""
+    message: str = ""
+    compile_seconds: float = 0.0
+    run_seconds: float = 0.0
+    total_seconds: float = 0.0
+    cached: bool = False
+
+    @property
+    def passed(self) -> bool:
+        return self.verdict is Verdict.PASSED
+
+    def to_dict(self) -> dict[str, object]:
+        d = asdict(self)
+        d["verdict"] = self.verdict.value
+        return d
+
+
+@dataclass
+class _Raw:
+    """What one sandboxed process did, before any language-specific judgement."""
+
+    exit_code: int | None
+    stdout: bytes
+    stderr: bytes
+    seconds: float
+    cpu_seconds: float = 0.0
+    killed: str = ""  # "timeout" | "memory" | "output" when we killed it
+
+
+# ----------------------------------------------------------------------------- toolchains
+@functools.cache
+def which(binary: str) -> str | None:
+    """Toolchain lookup in the sandbox's PATH (never the caller's venv, pyenv or ~/.cargo)."""
+    return shutil.which(binary, path=SANDBOX_PATH)
+
+
+@functools.cache
+def toolchain_version(name: str) -> str:
+    """First line of the language's version command, or "unavailable"."""
+    lang = get_language(name)
+    if lang is None or which(lang.binary) is None:
+        return "unavailable"
+    cmd = [which(lang.version[0]) or lang.version[0], *lang.version[1:]]
+    env = {"PATH": SANDBOX_PATH, "HOME": "/tmp", "LANG": "C.UTF-8", **_lang_env(lang, 256)}
+    try:
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=30, env=env)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        return f"unavailable ({e})"
+    text = (out.stdout.strip() or out.stderr.strip()).splitlines()
+    return text[0].strip() if text else "unknown"
+
+
+def _toolchain_id(lang: Language) -> str:
+    path = which(lang.binary) or lang.binary
+    real = os.path.realpath(path)
+    try:
+        st = os.stat(real)
+    except OSError:
+        return real
+    return f"{real}:{st.st_size}:{st.st_mtime_ns}"
+
+
+def _lang_env(lang: Language, mem_mb: int) -> dict[str, str]:
+    return {k: v.replace("{mem}", str(mem_mb)) for k, v in lang.env.items()}
+
+
+# ----------------------------------------------------------------------------- bwrap
+@functools.cache
+def _bwrap_base() -> tuple[str, ...]:
+    args = [
+        "bwrap", "--unshare-all", "--die-with-parent", "--new-session",
+        "--uid", str(NOBODY), "--gid", str(NOBODY), "--hostname", "sandbox",
+        "--ro-bind", "/usr", "/usr",
+    ]
+    for link in ("bin", "lib", "lib32", "lib64", "libx32", "sbin"):
+        p = Path("/") / link
+        if p.is_symlink():
+            args += ["--symlink", os.readlink(p), str(p)]
+        elif p.is_dir():
+            args += ["--ro-bind", str(p), str(p)]
+    for etc in _RO_ETC:
+        if os.path.exists(etc):
+            args += ["--ro-bind", etc, etc]
+    args += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--clearenv"]
+    return tuple(args)
+
+
+def _prlimit(cpu: float, memory_mb: int | None, limits: Limits, processes: int) -> list[str]:
+    cpu_s = max(1, int(cpu + 0.999))
+    mem = f"{memory_mb << 20}" if memory_mb else "unlimited"
+    fsize = limits.file_size_mb << 20
+    return [
+        "prlimit", f"--cpu={cpu_s}:{cpu_s + 1}", f"--as={mem}", f"--nproc={processes}",
+        f"--fsize={fsize}", f"--nofile={limits.open_files}", "--core=0", "--",
+    ]
+
+
+def _tree_rss(root: int) -> int:
+    """Resident bytes of ``root`` and all its descendants (a scan of /proc; no cgroups needed)."""
+    children: dict[int, list[int]] = {}
+    rss: dict[int, int] = {}
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat", "rb") as f:
+                data = f.read()
+        except OSError:
+            continue
+        fields = data[data.rindex(b")") + 2 :].split()
+        pid = int(name)
+        children.setdefault(int(fields[1]), []).append(pid)
+        rss[pid] = int(fields[21]) * _PAGE
+    total, stack = 0, [root]
+    while stack:
+        pid = stack.pop()
+        total += rss.get(pid, 0)
+        stack.extend(children.get(pid, ()))
+    return total
+
+
+def _drop_privileges() -> dict[str, object]:
+    if os.geteuid() == 0:
+        return {"user": NOBODY, "group": NOBODY, "extra_groups": []}
+    return {}
+
+
+def _exec(
+    argv: list[str],
+    workdir: Path,
+    env: Mapping[str, str],
+    *,
+    wall: float,
+    cpu: float,
+    rlimit_mb: int | None,
+    watch_mb: int | None,
+    limits: Limits,
+    processes: int,
+    stdin: bytes = b"",
+) -> _Raw:
+    """Run argv in a fresh sandbox, enforcing wall time, output cap and the RSS watchdog."""
+    cmd = _prlimit(cpu, rlimit_mb, limits, processes) + list(_bwrap_base())
+    cmd += ["--bind", str(workdir), BOX, "--chdir", BOX]
+    for k, v in env.items():
+        cmd += ["--setenv", k, v]
+    cmd += ["--", *argv]
+    start = time.monotonic()
+    try:
+        proc = subprocess.Popen(
+            cmd,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+            close_fds=True,
+            **_drop_privileges(),  # type: ignore[arg-type]
+        )
+    except OSError as e:
+        return _Raw(None, b"", f"bwrap: cannot start sandbox: {e}".encode(), 0.0)
+    out: dict[int, bytearray] = {proc.stdout.fileno(): bytearray(), proc.stderr.fileno(): bytearray()}  # type: ignore[union-attr]
+    sel = selectors.DefaultSelector()
+    for stream in (proc.stdout, proc.stderr):
+        os.set_blocking(stream.fileno(), False)  # type: ignore[union-attr]
+        sel.register(stream, selectors.EVENT_READ)  # type: ignore[arg-type]
+    pending = memoryview(stdin)
+    if pending:
+        os.set_blocking(proc.stdin.fileno(), False)  # type: ignore[union-attr]
+        sel.register(proc.stdin, selectors.EVENT_WRITE)  # type: ignore[arg-type]
+    else:
+        proc.stdin.close()  # type: ignore[union-attr]
+    killed = ""
+    total = 0
+    deadline = start + wall
+    next_watch = start + 0.03
+    open_streams = 2
+    while open_streams and not killed:
+        now = time.monotonic()
+        if now >= deadline:
+            killed = "timeout"
+            break
+        if watch_mb is not None and now >= next_watch:
+            next_watch = now + 0.05
+            if _tree_rss(proc.pid) > watch_mb << 20:
+                killed = "memory"
+                break
+        timeout = deadline - now
+        if watch_mb is not None:
+            timeout = min(timeout, max(0.0, next_watch - now))
+        for key, _ in sel.select(timeout):
+            stream = key.fileobj
+            if stream is proc.stdin:
+                try:
+                    n = os.write(stream.fileno(), pending[:65536])  # type: ignore[union-attr]
+                except (BrokenPipeError, BlockingIOError) as e:
+                    n = 0 if isinstance(e, BlockingIOError) else len(pending)
+                pending = pending[n:]
+                if not pending:
+                    sel.unregister(stream)
+                    stream.close()  # type: ignore[union-attr]
+                continue
+            fd = stream.fileno()  # type: ignore[union-attr]
+            try:
+                chunk = os.read(fd, 65536)
+            except BlockingIOError:
+                continue
+            if not chunk:
+                sel.unregister(stream)
+                open_streams -= 1
+                continue
+            total += len(chunk)
+            out[fd] += chunk
+            if total > limits.output_bytes:
+                killed = "output"
+                break
+    if killed:
+        _kill(proc)
+    try:
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+    except ChildProcessError:
+        usage = None
+    seconds = time.monotonic() - start
+    sel.close()
+    for stream in (proc.stdin, proc.stdout, proc.stderr):
+        with contextlib.suppress(OSError):
+            stream.close()  # type: ignore[union-attr]
+    cpu_used = usage.ru_utime + usage.ru_stime if usage else 0.0
+    fds = list(out)
+    return _Raw(proc.returncode, bytes(out[fds[0]]), bytes(out[fds[1]]), seconds, cpu_used, killed)
+
+
+def _kill(proc: subprocess.Popen[bytes]) -> None:
+    """SIGKILL bwrap's process group: its PID-namespace init dies, and the kernel kills the rest."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        proc.kill()
+
+
+# ----------------------------------------------------------------------------- judging
+def _tail(data: bytes | str, n: int) -> str:
+    text = data.decode("utf-8", "replace") if isinstance(data, bytes) else data
+    return text if len(text) <= n else "…" + text[-n:]
+
+
+def _is_sandbox_failure(raw: _Raw) -> bool:
+    return raw.exit_code == 1 and raw.stderr.startswith(b"bwrap:")
+
+
+def _judge(lang: Language, raw: _Raw, has_tests: bool, cpu: float) -> tuple[Verdict, str]:
+    err = raw.stderr.decode("utf-8", "replace")
+    both = err + "\n" + raw.stdout.decode("utf-8", "replace")
+    code = raw.exit_code
+    if raw.killed == "output":
+        return Verdict.OUTPUT_LIMIT, "output exceeded the cap; the process tree was killed"
+    if raw.killed == "timeout":
+        return Verdict.TIMEOUT, "wall-clock limit reached; the process tree was killed"
+    if raw.killed == "memory":
+        return Verdict.MEMORY_EXCEEDED, "resident memory of the process tree exceeded the limit"
+    if _is_sandbox_failure(raw):
+        return Verdict.SANDBOX_ERROR, err.strip()[:500]
+    if code == 0:
+        return Verdict.PASSED, ""
+    if code in (128 + signal.SIGXCPU, -signal.SIGXCPU) or (
+        code in (128 + signal.SIGKILL, -signal.SIGKILL) and raw.cpu_seconds >= cpu * 0.9
+    ):
+        return Verdict.TIMEOUT, "CPU time limit reached"
+    if any(m in err for m in lang.oom_markers) or "Cannot allocate memory" in err:
+        return Verdict.MEMORY_EXCEEDED, "allocation failed under the memory limit"
+    if lang.syntax_markers and "Traceback (most recent call last)" not in err and any(
+        m in err for m in lang.syntax_markers
+    ):
+        return Verdict.COMPILE_ERROR, "syntax error"
+    if has_tests and (
+        lang.tests_fail_on_nonzero or any(m in both for m in (*COMMON_FAILURE_MARKERS, *lang.failure_markers))
+    ):
+        return Verdict.FAILED, f"tests failed (exit {code})"
+    return Verdict.RUNTIME_ERROR, f"exit code {code}"
+
+
+# ----------------------------------------------------------------------------- the service
+class Sandbox:
+    """Runs jobs in bubblewrap sandboxes; thread-safe, so one instance serves a whole batch."""
+
+    def __init__(
+        self,
+        cache_dir: Path | str | None = None,
+        use_cache: bool = True,
+        tail_chars: int = 4000,
+        workdir_root: Path | str | None = None,
+    ) -> None:
+        self.cache = CompileCache(Path(cache_dir) if cache_dir else None) if use_cache else None
+        self.tail_chars = tail_chars
+        self.workdir_root = str(workdir_root) if workdir_root else None
+
+    def run(self, job: Job) -> Result:
+        start = time.monotonic()
+        result = self._run(job)
+        result.total_seconds = round(time.monotonic() - start, 4)
+        return result
+
+    def run_many(self, jobs: Iterable[Job], concurrency: int | None = None) -> Iterator[tuple[int, Result]]:
+        """Yield (index, result) as jobs finish, at most ``concurrency`` (default: CPU count) at once."""
+        workers = max(1, concurrency or os.cpu_count() or 1)
+        it = iter(enumerate(jobs))
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sandbox") as pool:
+            running: dict[Future[Result], int] = {}
+            for i, job in it:
+                running[pool.submit(self.run, job)] = i
+                if len(running) >= workers * 2:
+                    break
+            while running:
+                done, _ = wait(running, return_when=FIRST_COMPLETED)
+                for fut in done:
+                    yield running.pop(fut), fut.result()
+                    nxt = next(it, None)
+                    if nxt is not None:
+                        running[pool.submit(self.run, nxt[1])] = nxt[0]
+
+    # ------------------------------------------------------------------ internals
+    def _run(self, job: Job) -> Result:
+        lang = get_language(job.language)
+        if lang is None:
+            known = ", ".join(sorted(x.name for x in LANGUAGES))
+            return Result(Verdict.UNAVAILABLE, job.language, message=f"unknown language; known: {known}")
+        if which(lang.binary) is None or which("bwrap") is None or which("prlimit") is None:
+            missing = lang.binary if which(lang.binary) is None else "bwrap/prlimit"
+            pkgs = " ".join(lang.packages) if missing == lang.binary else "bubblewrap util-linux"
+            return Result(
+                Verdict.UNAVAILABLE, lang.name, message=f"{missing} not found; install Debian package(s): {pkgs}"
+            )
+        files: Files = {**lang.assemble(job.code, job.tests), **job.files}
+        workdir = Path(tempfile.mkdtemp(prefix="xinstruct-sb-", dir=self.workdir_root))
+        try:
+            return self._run_in(lang, job, files, workdir)
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+    def _write(self, workdir: Path, files: Files) -> None:
+        root = os.geteuid() == 0
+        for name, text in files.items():
+            path = (workdir / name).resolve()
+            if workdir.resolve() not in path.parents:
+                raise ValueError(f"file name escapes the work dir: {name!r}")
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text)
+        if root:
+            for dirpath, dirnames, filenames in os.walk(workdir):
+                for n in (*dirnames, *filenames):
+                    os.chown(os.path.join(dirpath, n), NOBODY, NOBODY)
+            os.chown(workdir, NOBODY, NOBODY)
+
+    def _run_in(self, lang: Language, job: Job, files: Files, workdir: Path) -> Result:
+        lim = job.limits
+        self._write(workdir, files)
+        compile_s, cached = 0.0, False
+        command = lang.compile_command(files)
+        if command is not None:
+            outcome = self._compile(lang, files, command, workdir, lim)
+            if isinstance(outcome, Result):
+                return outcome
+            compile_s, cached = outcome
+        entry = lang.entry(files) if lang.entry else lang.source
+        argv = [a.replace("{mem}", str(lim.memory_mb)).replace("{entry}", entry) for a in lang.run]
+        env = self._env(lang, lim.memory_mb)
+        cpu = lim.cpu or lim.timeout
+        heap = lang.memory == "heap"
+        raw = _exec(
+            argv, workdir, env,
+            wall=lim.timeout, cpu=cpu,
+            rlimit_mb=None if heap else lim.memory_mb,
+            watch_mb=lim.memory_mb + lang.overhead_mb if heap else None,
+            limits=lim, processes=lim.processes, stdin=job.stdin.encode(),
+        )
+        verdict, message = _judge(lang, raw, job.tests is not None, cpu)
+        return Result(
+            verdict, lang.name, raw.exit_code,
+            _tail(raw.stdout, self.tail_chars), _tail(raw.stderr, self.tail_chars), message,
+            round(compile_s, 4), round(raw.seconds, 4), cached=cached,
+        )
+
+    def _env(self, lang: Language, mem_mb: int) -> dict[str, str]:
+        return {
+            "PATH": SANDBOX_PATH, "HOME": "/tmp", "TMPDIR": "/tmp", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8",
+            **_lang_env(lang, mem_mb),
+        }
+
+    def _compile(
+        self, lang: Language, files: Files, command: tuple[str, ...], workdir: Path, lim: Limits
+    ) -> Result | tuple[float, bool]:
+        """Compile (or restore from cache); a Result means the job ends here."""
+        key = cache_key(lang.name, _toolchain_id(lang), command, files)
+        entry = self.cache.get(key) if self.cache else None
+        if entry is not None:
+            if not entry.ok:
+                return Result(Verdict.COMPILE_ERROR, lang.name, 1, "", entry.stderr, "compilation failed (cached)",
+                              cached=True)
+            CompileCache.restore(entry, workdir)
+            return 0.0, True
+        env = self._env(lang, lim.compile_memory_mb)
+        raw = _exec(
+            list(command), workdir, env,
+            wall=lim.compile_timeout, cpu=lim.compile_timeout, rlimit_mb=None, watch_mb=lim.compile_memory_mb,
+            limits=lim, processes=max(lim.processes, 256),
+        )
+        seconds = raw.seconds
+        if raw.exit_code not in (0, None) and not raw.killed and lang.fix_compile is not None:
+            fixed = lang.fix_compile(files, raw.stderr.decode("utf-8", "replace"))
+            if fixed is not None:
+                self._write(workdir, fixed)
+                raw = _exec(
+                    list(command), workdir, env,
+                    wall=lim.compile_timeout, cpu=lim.compile_timeout, rlimit_mb=None,
+                    watch_mb=lim.compile_memory_mb, limits=lim, processes=max(lim.processes, 256),
+                )
+                seconds += raw.seconds
+        if _is_sandbox_failure(raw):
+            return Result(Verdict.SANDBOX_ERROR, lang.name, raw.exit_code, "", _tail(raw.stderr, self.tail_chars),
+                          "sandbox failed during compilation", compile_seconds=round(seconds, 4))
+        if raw.killed or raw.exit_code != 0:
+            message = {"timeout": "compilation timed out", "memory": "compiler exceeded its memory budget",
+                       "output": "compiler output exceeded the cap"}.get(raw.killed, "compilation failed")
+            stderr = _tail(raw.stderr or raw.stdout, self.tail_chars)
+            if self.cache is not None and not raw.killed:
+                self.cache.put(key, False, stderr, seconds, workdir, ())
+            return Result(Verdict.COMPILE_ERROR, lang.name, raw.exit_code, _tail(raw.stdout, self.tail_chars),
+                          stderr, message, compile_seconds=round(seconds, 4))
+        if self.cache is not None:
+            self.cache.put(key, True, "", seconds, workdir, lang.artifacts)
+        return seconds, False
+
+
+def available_languages() -> list[str]:
+    """Canonical names of the languages whose toolchain is installed."""
+    return [lang.name for lang in LANGUAGES if which(lang.binary) is not None]
+
+
+def language_info() -> list[dict[str, str]]:
+    """One row per language: name, toolchain version or "unavailable", Debian packages providing it."""
+    return [
+        {"language": lang.name, "version": toolchain_version(lang.name), "packages": " ".join(lang.packages)}
+        for lang in LANGUAGES
+    ]

@@ -14,19 +14,45 @@ from typing import Any
 from xinstruct.core.records import Record
 
 
+class SkipLog:
+    """Every skipped input or dropped record, by reason, with where it came from.
+
+    Nothing is lost silently: counts go into the run summary and every entry can be written out
+    (``skipped.jsonl``) so a user can find the file and line behind each count.
+    """
+
+    def __init__(self) -> None:
+        self.counts: Counter[str] = Counter()
+        self.entries: list[dict[str, Any]] = []
+
+    def add(self, stage: str, reason: str, *, file: str | None = None, line: int | None = None,
+            record_id: str | None = None, detail: str = "") -> None:
+        self.counts[f"{stage}.{reason}"] += 1
+        self.entries.append(
+            {"stage": stage, "reason": reason, "file": file, "line": line, "id": record_id, "detail": detail[:500]}
+        )
+
+    def merge(self, other: SkipLog) -> None:
+        self.counts.update(other.counts)
+        self.entries.extend(other.entries)
+
+
 class Step:
-    """Base class: override :meth:`run`. Counts go to ``self.stats``; drops are counted by reason."""
+    """Base class: override :meth:`run`. Counts go to ``self.stats``; drops are logged by reason."""
 
     name: str = "step"
 
     def __init__(self) -> None:
         self.stats: Counter[str] = Counter()
-        self.dropped: list[tuple[str, str, dict[str, Any]]] = []
+        self.skips = SkipLog()
 
-    def drop(self, record: Record, reason: str) -> None:
-        """Count a skipped record by reason and keep its id so nothing is silently lost."""
+    def drop(self, record: Record, reason: str, detail: str = "") -> None:
+        """Count a dropped record by reason and remember where it came from."""
         self.stats[f"dropped.{reason}"] += 1
-        self.dropped.append((record.id, reason, record.provenance))
+        self.skips.add(
+            self.name, reason, file=record.provenance.get("file"), line=record.provenance.get("line"),
+            record_id=record.id, detail=detail,
+        )
 
     def run(self, records: Iterable[Record], rank: int = 0, world_size: int = 1) -> Iterator[Record]:
         raise NotImplementedError

@@ -10,7 +10,14 @@ from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
+from xinstruct.core.errors import BackendError
+
 Message = dict[str, str]
+
+
+class PromptTooLong(BackendError):
+    """The prompt plus the reply budget exceeds the context window: skip the record, don't stop the run."""
+
 
 MISSING_LOGPROB = -100.0
 """Log-probability given to a candidate token the backend did not return."""

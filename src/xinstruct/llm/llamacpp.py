@@ -21,6 +21,7 @@ from xinstruct.core.errors import BackendError
 from xinstruct.core.seeds import derive_seed
 from xinstruct.llm.base import (
     MISSING_LOGPROB,
+    PromptTooLong,
     Completion,
     GenerateRequest,
     GenerateResult,
@@ -29,10 +30,6 @@ from xinstruct.llm.base import (
 )
 from xinstruct.llm.template import ChatTemplate
 from xinstruct.models.registry import ModelRef
-
-
-class PromptTooLong(BackendError):
-    """The prompt plus reply budget exceeds the context window."""
 
 
 def _log_softmax(logits: np.ndarray) -> np.ndarray:
@@ -138,8 +135,10 @@ class LlamaCppBackend:
             logprobs = _log_softmax(self._last_logits())
             scores = {}
             for cand in request.candidates:
+                # only a candidate that is exactly one token can be "the first reply token";
+                # a multi-token candidate's first piece (e.g. "Y") would count unrelated words.
                 ids = self.llm.tokenize(cand.encode("utf-8"), add_bos=False, special=False)
-                scores[cand] = float(logprobs[ids[0]]) if ids else MISSING_LOGPROB
+                scores[cand] = float(logprobs[ids[0]]) if len(ids) == 1 else MISSING_LOGPROB
             yield index, ScoreResult(logprobs=scores, prompt_tokens=len(tokens))
 
     def _continuation_logprob(self, prompt: str, continuation: str) -> float | None:

@@ -1,0 +1,52 @@
+"""Inverse-Instruct settings (defaults follow the paper; the demo shrinks only what it must)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from xinstruct.core.config import option
+from xinstruct.core.errors import ConfigError
+
+SELECTIONS = ("best", "random", "topk", "threshold", "perplexity")
+
+
+@dataclass
+class InverseConfig:
+    samples: int = option(10, "candidate instructions per snippet (paper: 10)")
+    temperature: float = option(0.8, "sampling temperature of the summarizer (paper: 0.8)")
+    top_p: float = option(0.95, "nucleus sampling of the summarizer")
+    repetition_penalty: float = option(1.1, "repetition penalty of the summarizer")
+    max_tokens: int = option(256, "longest candidate instruction, in tokens")
+    select: str = option("best", "how to pick candidates: best score, random, top-k, score threshold, lowest perplexity", choices=SELECTIONS)
+    top_k: int = option(2, "candidates kept per snippet with --select topk")
+    threshold: float = option(0.5, "minimum score with --select threshold (the best candidate at or above it is kept)")
+    seed: int = option(0, "run seed; each call's seed derives from it and the record's identity")
+    limit: int | None = option(None, "process at most this many snippets (after extraction)", affects_output=False)
+    min_chars: int = option(20, "drop snippets shorter than this")
+    max_chars: int = option(6000, "drop snippets longer than this")
+    max_lines: int = option(200, "drop snippets with more lines than this")
+    languages: list[str] = option([], "keep only these languages (comma-separated canonical names; empty: all)")
+    with_original: bool = option(False, "also write the two-stage training file: generated rows (stage 1), then original rows (stage 2)")
+    summarize_prompt: str | None = option(None, "YAML file replacing the packaged summarize prompt")
+    judge_prompt: str | None = option(None, "YAML file replacing the packaged judge prompt")
+    rank: int = option(0, "this worker's shard index (with --world-size)", affects_output=False)
+    world_size: int = option(1, "number of workers sharing the input by record id", affects_output=False)
+    overwrite: bool = option(False, "start the run directory afresh if it was made with other settings", affects_output=False)
+
+    def validate(self) -> None:
+        if self.samples < 1:
+            raise ConfigError("samples must be >= 1")
+        if not 0 <= self.temperature <= 5:
+            raise ConfigError("temperature must be in [0, 5]")
+        if not 0 < self.top_p <= 1:
+            raise ConfigError("top_p must be in (0, 1]")
+        if self.select == "topk" and not 1 <= self.top_k <= self.samples:
+            raise ConfigError("top_k must be between 1 and samples")
+        if self.select == "threshold" and not 0 <= self.threshold <= 1:
+            raise ConfigError("threshold must be in [0, 1]")
+        if self.limit is not None and self.limit < 1:
+            raise ConfigError("limit must be >= 1")
+        if not 0 <= self.rank < self.world_size:
+            raise ConfigError("rank must be in [0, world_size)")
+        if self.min_chars > self.max_chars:
+            raise ConfigError("min_chars must not exceed max_chars")

@@ -1,0 +1,220 @@
+"""Inverse-Instruct end to end: read -> extract -> summarize -> judge -> select -> write.
+
+The run directory makes it resumable: each finished snippet is one fsynced line in
+``shards/results-<rank>.jsonl``; a rerun skips those ids and every finished LLM call is served
+from ``llm-cache.sqlite``. Final datasets are rebuilt from the shards in input order, so a
+resumed run ends with exactly the rows of an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from xinstruct.core.cache import CallCache
+from xinstruct.core.config import config_to_dict, output_fingerprint
+from xinstruct.core.pipeline import Shard, SkipLog, chain
+from xinstruct.core.progress import make_progress
+from xinstruct.core.records import Record
+from xinstruct.core.runs import RunDir, write_jsonl_atomic
+from xinstruct.inverse.config import InverseConfig
+from xinstruct.inverse.extract import ExtractCode, ExtractSettings
+from xinstruct.inverse.output import SOURCE, dataset_rows, export, original_row
+from xinstruct.inverse.steps import Judge, Select, Summarize
+from xinstruct.inverse.tasks import JudgeTask, SummarizeTask
+from xinstruct.inverse.templates import load_prompt
+from xinstruct.llm.base import Backend
+from xinstruct.llm.cached import CachedBackend
+from xinstruct.llm.factory import BackendConfig, make_backend, resolve_backend_model
+from xinstruct.readers import ReaderConfig, read_input
+
+STAGE = "inverse"
+
+
+def _result_row(record: Record, order: int) -> dict[str, Any]:
+    d = record.data
+    return {
+        "id": record.id,
+        "order": order,
+        "status": "ok",
+        "language": d["language"],
+        "code": d["code"],
+        "original_instruction": d.get("instruction"),
+        "original_response": d.get("response"),
+        "candidates": d["candidates"],
+        "selected": d["selected"],
+        "provenance": record.provenance,
+        "prompt_tokens": d.get("prompt_tokens", 0),
+        "unselected_reason": d.get("unselected_reason"),
+    }
+
+
+def _score_histogram(scores: list[float]) -> dict[str, int]:
+    bins = Counter(min(int(s * 10), 9) for s in scores)
+    return {f"{b / 10:.1f}-{(b + 1) / 10:.1f}": bins.get(b, 0) for b in range(10)}
+
+
+def summarize_run(results: list[dict[str, Any]], skips: SkipLog, *, read: int, extracted: int,
+                  dataset: int, elapsed: float, calls: dict[str, int]) -> dict[str, Any]:
+    ok = [r for r in results if r["status"] == "ok"]
+    cands = [c for r in ok for c in r["candidates"]]
+    scores = [c["score"] for c in cands if c.get("score") is not None]
+    chosen = [r["candidates"][i]["score"] for r in ok for i in r["selected"] if r["candidates"][i].get("score") is not None]
+    skipped = Counter(skips.counts)
+    for r in results:
+        if r["status"] != "ok":
+            skipped[f"llm.{r['status']}"] += 1
+        elif not r["selected"]:
+            skipped[f"select.{r.get('unselected_reason', 'no_usable_candidate')}"] += 1
+    return {
+        "records_read": read,
+        "snippets_extracted": extracted,
+        "snippets_finished": len(results),
+        "snippets_with_selection": sum(1 for r in ok if r["selected"]),
+        "dataset_rows": dataset,
+        "skipped_by_reason": dict(sorted(skipped.items())),
+        "candidates_generated": len(cands),
+        "empty_candidates": sum(1 for c in cands if not c.get("instruction")),
+        "score_mean": statistics.fmean(scores) if scores else None,
+        "score_median": statistics.median(scores) if scores else None,
+        "selected_score_mean": statistics.fmean(chosen) if chosen else None,
+        "score_histogram": _score_histogram(scores),
+        "languages": dict(Counter(r["language"] for r in ok).most_common()),
+        "tokens": {
+            "prompt": sum(r.get("prompt_tokens", 0) for r in ok),
+            "completion": sum(c.get("tokens", 0) for c in cands),
+        },
+        "llm_calls": calls,
+        "seconds": round(elapsed, 2),
+        "snippets_per_minute": round(60 * len([r for r in results if r.get("new")]) / elapsed, 2) if elapsed > 0 else None,
+    }
+
+
+def run_inverse(
+    input_path: str | Path,
+    out_dir: str | Path,
+    cfg: InverseConfig,
+    backend_cfg: BackendConfig,
+    reader_cfg: ReaderConfig,
+    *,
+    backend: Backend | None = None,
+    console: Console | None = None,
+    on_record: Callable[[int], None] | None = None,
+) -> dict[str, Any]:
+    """Run (or resume) Inverse-Instruct into ``out_dir``; returns the summary.
+
+    ``backend`` overrides the configured one (tests pass a scripted backend); ``on_record`` is
+    called after each finished snippet (tests use it to simulate a crash).
+    """
+    console = console or Console(stderr=True)
+    started = time.perf_counter()
+    run = RunDir(out_dir, STAGE)
+    summarize_prompt = load_prompt("summarize", cfg.summarize_prompt)
+    judge_prompt = load_prompt("judge", cfg.judge_prompt)
+
+    skips = SkipLog()
+    records = list(read_input(input_path, reader_cfg, skips))
+    extract = ExtractCode(ExtractSettings(cfg.min_chars, cfg.max_chars, 1, cfg.max_lines, tuple(cfg.languages)))
+    snippets = list(chain([extract, Shard()], records, rank=cfg.rank, world_size=cfg.world_size))
+    skips.merge(extract.skips)
+    order = {r.id: i for i, r in enumerate(snippets)}
+    if cfg.limit is not None:
+        snippets = snippets[: cfg.limit]
+
+    model = None
+    if backend is None:
+        model = resolve_backend_model(backend_cfg)
+    model_identity = model.identity() if model else {"backend": getattr(backend, "kind", "custom")}
+    resumed = run.open(
+        config={"inverse": config_to_dict(cfg), "backend": config_to_dict(backend_cfg), "reader": config_to_dict(reader_cfg),
+                "input": str(input_path)},
+        fingerprint={**output_fingerprint(cfg, reader_cfg), "backend": backend_cfg.backend, "input": str(Path(input_path).resolve())},
+        model=model_identity,
+        prompts={"summarize": summarize_prompt.sha256, "judge": judge_prompt.sha256},
+        seed=cfg.seed,
+        overwrite=cfg.overwrite,
+    )
+    done = run.done_ids("results", cfg.rank)
+    todo = [r for r in snippets if r.id not in done]
+    if resumed:
+        console.print(f"resuming {run.path}: {len(done)} snippets done, {len(todo)} to go")
+
+    inner = backend if backend is not None else make_backend(backend_cfg, model)
+    cache = CallCache(run.cache_path)
+    llm = CachedBackend(inner, cache)
+    summarize = Summarize(
+        llm, SummarizeTask(summarize_prompt), samples=cfg.samples, temperature=cfg.temperature, top_p=cfg.top_p,
+        repetition_penalty=cfg.repetition_penalty, max_tokens=cfg.max_tokens, seed=cfg.seed,
+        want_logprobs=cfg.select == "perplexity",
+    )
+    judge = Judge(llm, JudgeTask(judge_prompt))
+    select = Select(cfg.select, seed=cfg.seed, top_k=cfg.top_k, threshold=cfg.threshold)
+    llm_steps = (summarize, judge)
+    drained = dict.fromkeys(llm_steps, 0)
+
+    try:
+        with run.writer("results", cfg.rank) as writer, make_progress(console) as progress:
+            task = progress.add_task("inverse-instruct", total=len(todo))
+
+            def write_llm_drops() -> None:
+                for step in llm_steps:
+                    for entry in step.skips.entries[drained[step]:]:
+                        writer.write({"id": entry["id"], "order": order[entry["id"]], "status": entry["reason"],
+                                      "detail": entry["detail"], "new": True})
+                        progress.advance(task)
+                    drained[step] = len(step.skips.entries)
+
+            for record in chain([summarize, judge, select], todo):
+                write_llm_drops()
+                row = _result_row(record, order[record.id])
+                row["new"] = True
+                writer.write(row)
+                progress.update(
+                    task, advance=1, tokens=summarize.completion_tokens,
+                    cached=llm.cached_calls,
+                )
+                if on_record is not None:
+                    on_record(len(done) + progress.tasks[0].completed)
+            write_llm_drops()
+    finally:
+        cache.close()
+        if backend is None:
+            inner.close()
+
+    results = sorted(run.rows("results"), key=lambda r: r["order"])
+    dataset = [row for r in results if r["status"] == "ok" for row in dataset_rows(r)]
+    files = {"dataset": export(run.path, "data", dataset)}
+    if cfg.with_original:
+        originals = [row for r in results if r["status"] == "ok" and (row := original_row(r)) is not None]
+        staged = [{**row, "stage": 1} for row in dataset] + [{**row, "stage": 2} for row in originals]
+        files["two_stage"] = export(run.path, "train_two_stage", staged)
+        if not originals:
+            console.print("[yellow]--with-original: the input has no original (instruction, response) pairs; stage 2 is empty")
+    # read/extract skips are recomputed identically on every run; LLM-step and selection outcomes
+    # come from the result shards, so a resumed run reports the whole run, not only its tail.
+    llm_skips = [
+        {"stage": "llm", "reason": r["status"], "file": None, "line": None, "id": r["id"], "detail": r.get("detail", "")}
+        for r in results if r["status"] != "ok"
+    ]
+    write_jsonl_atomic(run.path / "skipped.jsonl", [*skips.entries, *llm_skips])
+    elapsed = time.perf_counter() - started
+    summary = summarize_run(
+        results, skips, read=len(records) + _read_skips(skips), extracted=len(snippets),
+        dataset=len(dataset), elapsed=elapsed,
+        calls={"new": llm.new_calls, "cached": llm.cached_calls},
+    )
+    summary["files"] = files
+    summary["resumed"] = resumed
+    summary["source"] = SOURCE
+    run.write_summary(summary)
+    return summary
+
+
+def _read_skips(skips: SkipLog) -> int:
+    return sum(v for k, v in skips.counts.items() if k.startswith("read."))

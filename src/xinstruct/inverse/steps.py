@@ -1,0 +1,158 @@
+"""Steps 2-4: summarize into candidates, judge each candidate, select.
+
+Each step streams records and calls the backend per record, so a crash loses at most the
+record in flight, and the call cache makes even that free to redo.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from xinstruct.core.pipeline import Step
+from xinstruct.core.records import Record
+from xinstruct.core.seeds import derive_seed
+from xinstruct.inverse.tasks import JudgeTask, SummarizeTask
+from xinstruct.llm.base import Backend, GenerateRequest, PromptTooLong, SamplingParams, ScoreRequest
+
+
+class Summarize(Step):
+    """Adds ``candidates``: N instructions per snippet, each with its own prefix and seed."""
+
+    name = "summarize"
+
+    def __init__(self, backend: Backend, task: SummarizeTask, *, samples: int, temperature: float, top_p: float,
+                 repetition_penalty: float, max_tokens: int, seed: int, want_logprobs: bool) -> None:
+        super().__init__()
+        self.backend = backend
+        self.task = task
+        self.samples = samples
+        self.seed = seed
+        self.base = SamplingParams(
+            n=1, temperature=temperature, top_p=top_p, max_tokens=max_tokens,
+            stop=tuple(task.prompt.data.get("stop", ())), repetition_penalty=repetition_penalty,
+            logprobs=want_logprobs,
+        )
+        self.prompt_tokens = 0
+        self.completion_tokens = 0
+
+    def requests(self, record: Record) -> list[GenerateRequest]:
+        code, language = record.data["code"], record.data["language"]
+        messages = tuple(self.task.format_input(code, language))
+        out = []
+        for i in range(self.samples):
+            params = SamplingParams(**{**self.base.__dict__, "seed": derive_seed(self.seed, "summarize", record.id, i)})
+            out.append(GenerateRequest(messages=messages, params=params, prefix=self.task.prefix(language, self.seed, record.id, i)))
+        return out
+
+    def run(self, records: Iterable[Record], rank: int = 0, world_size: int = 1) -> Iterator[Record]:
+        for record in records:
+            requests = self.requests(record)
+            candidates: list[dict[str, Any] | None] = [None] * len(requests)
+            prompt_tokens = 0
+            try:
+                for i, result in self.backend.generate(requests):
+                    completion = result.completions[0]
+                    prompt_tokens += result.prompt_tokens
+                    self.prompt_tokens += result.prompt_tokens
+                    self.completion_tokens += completion.tokens
+                    parsed = self.task.format_output(requests[i].prefix, completion.text)
+                    candidates[i] = {
+                        **parsed,
+                        "prefix": requests[i].prefix,
+                        "seed": requests[i].params.seed,
+                        "finish_reason": completion.finish_reason,
+                        "tokens": completion.tokens,
+                        "perplexity": completion.perplexity,
+                    }
+            except PromptTooLong as exc:
+                self.drop(record, "prompt_too_long", detail=str(exc))
+                continue
+            record.data["candidates"] = candidates
+            record.data["prompt_tokens"] = record.data.get("prompt_tokens", 0) + prompt_tokens
+            self.stats["candidates"] += len(candidates)
+            self.stats["empty_candidates"] += sum(1 for c in candidates if c and c["instruction"] is None)
+            yield record
+
+
+class Judge(Step):
+    """Scores every candidate with the model's own Yes/No judgement of (instruction, code)."""
+
+    name = "judge"
+
+    def __init__(self, backend: Backend, task: JudgeTask) -> None:
+        super().__init__()
+        self.backend = backend
+        self.task = task
+        self.prompt_tokens = 0
+
+    def run(self, records: Iterable[Record], rank: int = 0, world_size: int = 1) -> Iterator[Record]:
+        for record in records:
+            code, language = record.data["code"], record.data["language"]
+            candidates = record.data["candidates"]
+            # An empty reply is still judged (as the prefix alone): it is a candidate, just a poor one.
+            requests = [
+                ScoreRequest(
+                    messages=tuple(self.task.format_input(c["instruction"] or c["prefix"], code, language)),
+                    candidates=self.task.candidates(),
+                )
+                for c in candidates
+            ]
+            try:
+                for i, result in self.backend.first_token_logprobs(requests):
+                    self.prompt_tokens += result.prompt_tokens
+                    record.data["prompt_tokens"] = record.data.get("prompt_tokens", 0) + result.prompt_tokens
+                    candidates[i].update(self.task.format_output(result.logprobs))
+            except PromptTooLong as exc:
+                self.drop(record, "prompt_too_long", detail=str(exc))
+                continue
+            self.stats["judged"] += len(requests)
+            yield record
+
+
+class Select(Step):
+    """Keeps the chosen candidate(s) per snippet; one output record per kept candidate."""
+
+    name = "select"
+
+    def __init__(self, method: str, *, seed: int, top_k: int = 2, threshold: float = 0.5) -> None:
+        super().__init__()
+        self.method = method
+        self.seed = seed
+        self.top_k = top_k
+        self.threshold = threshold
+
+    def choose(self, record: Record) -> list[int]:
+        cands = record.data["candidates"]
+        usable = [i for i, c in enumerate(cands) if c.get("instruction")]
+        if not usable:
+            return []
+        by_score = sorted(usable, key=lambda i: (-(cands[i].get("score") or 0.0), i))
+        if self.method == "best":
+            return by_score[:1]
+        if self.method == "topk":
+            return by_score[: self.top_k]
+        if self.method == "threshold":
+            return [i for i in by_score[:1] if (cands[i].get("score") or 0.0) >= self.threshold]
+        if self.method == "random":
+            return [random.Random(derive_seed(self.seed, "select", record.id)).choice(usable)]
+        if self.method == "perplexity":
+            scored = [i for i in usable if cands[i].get("perplexity") is not None]
+            return sorted(scored, key=lambda i: (cands[i]["perplexity"], i))[:1]
+        raise ValueError(f"unknown selection {self.method!r}")
+
+    def run(self, records: Iterable[Record], rank: int = 0, world_size: int = 1) -> Iterator[Record]:
+        for record in records:
+            chosen = self.choose(record)
+            if not chosen:
+                reason = "below_threshold" if self.method == "threshold" else "no_usable_candidate"
+                self.stats[f"unselected.{reason}"] += 1
+                # the record still leaves this step (marked) so the run knows it is finished
+                record.data["selected"] = []
+                record.data["unselected_reason"] = reason
+                yield record
+                continue
+            record.data["selected"] = chosen
+            self.stats["selected"] += len(chosen)
+            yield record

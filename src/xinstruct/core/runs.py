@@ -56,7 +56,7 @@ class ShardWriter:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
         self._repair()
-        self._fh = open(path, "a", encoding="utf-8")
+        self._fh = open(path, "a", encoding="utf-8")  # noqa: SIM115 (held open for appends)
 
     def _repair(self) -> None:
         if not self.path.exists():

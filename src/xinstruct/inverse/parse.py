@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import re
+import warnings
 from functools import cache
 from typing import Any
 
@@ -40,7 +41,9 @@ _REQUIRED_MARKERS = {
 def looks_like_python(text: str) -> bool:
     """Parses as Python and is more than a bare name or constant (prose sometimes parses)."""
     try:
-        tree = ast.parse(text)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # corpus code is full of invalid escapes
+            tree = ast.parse(text)
     except (SyntaxError, ValueError):
         return False
     trivial = (ast.Name, ast.Constant, ast.Attribute, ast.Tuple)

@@ -16,7 +16,14 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TextColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
 
 from xinstruct.core.errors import ModelError
 from xinstruct.models.registry import ModelSpec, installed_path

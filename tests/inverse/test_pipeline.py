@@ -1,0 +1,186 @@
+"""Pipeline logic with a scripted backend: selection, resumption, outputs, bad input."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from xinstruct.core.errors import ConfigError, InputError
+from xinstruct.core.records import Record
+from xinstruct.inverse.config import InverseConfig
+from xinstruct.inverse.pipeline import run_inverse
+from xinstruct.inverse.steps import Select
+from xinstruct.llm.factory import BackendConfig
+from xinstruct.readers import ReaderConfig
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "inverse" / "demo.jsonl"
+
+
+def scored(score_by_word):
+    """Judge that scores a candidate by which word its instruction contains."""
+
+    def judge(req):
+        text = req.messages[-1]["content"]
+        p = next((v for k, v in score_by_word.items() if k in text), 0.5)
+        import math
+
+        return {"Yes": math.log(p), "No": math.log(1 - p)}
+
+    return judge
+
+
+def test_select_methods():
+    cands = [
+        {"instruction": "a", "score": 0.2, "perplexity": 3.0},
+        {"instruction": "b", "score": 0.9, "perplexity": 9.0},
+        {"instruction": None, "score": 0.99, "perplexity": 1.0},
+        {"instruction": "d", "score": 0.7, "perplexity": 2.0},
+    ]
+    rec = Record(id="r", data={"candidates": cands})
+    assert Select("best", seed=0).choose(rec) == [1]
+    assert Select("topk", seed=0, top_k=2).choose(rec) == [1, 3]
+    assert Select("threshold", seed=0, threshold=0.95).choose(rec) == []
+    assert Select("threshold", seed=0, threshold=0.8).choose(rec) == [1]
+    assert Select("perplexity", seed=0).choose(rec) == [3]
+    picks = {Select("random", seed=s).choose(rec)[0] for s in range(30)}
+    assert picks == {0, 1, 3}  # never the empty candidate
+    assert Select("random", seed=5).choose(rec) == Select("random", seed=5).choose(rec)
+
+
+def test_best_candidate_is_selected_end_to_end(tmp_path, scripted_backend):
+    backend = scripted_backend(
+        reply=lambda req, i: [" good thing", " bad thing"][req.params.seed % 2],
+        judge=scored({"good": 0.9, "bad": 0.1}),
+    )
+    summary = run_inverse(EXAMPLE, tmp_path / "run", InverseConfig(samples=4), BackendConfig(), ReaderConfig(), backend=backend)
+    rows = [json.loads(line) for line in (tmp_path / "run" / "data.jsonl").read_text().splitlines()]
+    assert len(rows) == summary["dataset_rows"] == 20
+    for row in rows:
+        if any("good" in (c["instruction"] or "") for c in row["candidates"]):
+            assert "good" in row["messages"][0]["content"]
+            assert row["score"] == pytest.approx(0.9)
+        assert row["messages"][1]["content"].startswith("```")
+        assert len(row["candidates"]) == 4
+        assert row["provenance"]["file"].endswith("demo.jsonl")
+    assert summary["skipped_by_reason"] == {"extract.too_short": 1, "extract.unparseable_unfenced": 1}
+    assert summary["records_read"] == 22
+    skipped = [json.loads(line) for line in (tmp_path / "run" / "skipped.jsonl").read_text().splitlines()]
+    assert {s["line"] for s in skipped} == {19, 21}
+
+
+def test_two_stage_file_puts_generated_rows_first(tmp_path, scripted_backend):
+    summary = run_inverse(EXAMPLE, tmp_path / "run", InverseConfig(samples=1, with_original=True, limit=5),
+                          BackendConfig(), ReaderConfig(), backend=scripted_backend())
+    rows = [json.loads(line) for line in (tmp_path / "run" / "train_two_stage.jsonl").read_text().splitlines()]
+    stages = [r["stage"] for r in rows]
+    assert stages == [1] * 5 + [2] * 5
+    assert rows[5]["messages"][0]["content"].startswith("Write a function that checks whether a string is a palindrome")
+    assert summary["files"]["two_stage"]["rows"] == 10
+
+
+def test_crash_and_resume_gives_the_uninterrupted_rows_without_redoing_calls(tmp_path, scripted_backend):
+    cfg = InverseConfig(samples=3, limit=8)
+    reference = run_inverse(EXAMPLE, tmp_path / "ref", cfg, BackendConfig(), ReaderConfig(),
+                            backend=scripted_backend(reply=lambda req, i: f" thing {req.params.seed}"))
+    assert reference["dataset_rows"] == 8
+
+    class Crash(RuntimeError):
+        pass
+
+    def crash_after(n):
+        def hook(done):
+            if done >= n:
+                raise Crash
+
+        return hook
+
+    first = scripted_backend(reply=lambda req, i: f" thing {req.params.seed}")
+    with pytest.raises(Crash):
+        run_inverse(EXAMPLE, tmp_path / "run", cfg, BackendConfig(), ReaderConfig(), backend=first, on_record=crash_after(3))
+    calls_before = len(first.generate_calls)
+    assert calls_before == 9  # 3 finished snippets x 3 samples
+
+    second = scripted_backend(reply=lambda req, i: f" thing {req.params.seed}")
+    summary = run_inverse(EXAMPLE, tmp_path / "run", cfg, BackendConfig(), ReaderConfig(), backend=second)
+    assert summary["resumed"] is True
+    assert len(second.generate_calls) == 5 * 3  # only the 5 unfinished snippets
+    got = (tmp_path / "run" / "data.jsonl").read_text()
+    assert got == (tmp_path / "ref" / "data.jsonl").read_text()
+    ids = [json.loads(line)["id"] for line in got.splitlines()]
+    assert len(ids) == len(set(ids)) == 8
+
+    third = scripted_backend()
+    run_inverse(EXAMPLE, tmp_path / "run", cfg, BackendConfig(), ReaderConfig(), backend=third)
+    assert third.generate_calls == [] and third.score_calls == []
+
+
+def test_torn_shard_line_is_repaired_on_resume(tmp_path, scripted_backend):
+    cfg = InverseConfig(samples=1, limit=4)
+    run_inverse(EXAMPLE, tmp_path / "run", cfg, BackendConfig(), ReaderConfig(), backend=scripted_backend())
+    shard = tmp_path / "run" / "shards" / "results-00000.jsonl"
+    lines = shard.read_text().splitlines(keepends=True)
+    shard.write_text("".join(lines[:3]) + lines[3][:25])  # a crash mid-write of the last line
+    again = scripted_backend()
+    summary = run_inverse(EXAMPLE, tmp_path / "run", cfg, BackendConfig(), ReaderConfig(), backend=again)
+    assert summary["dataset_rows"] == 4
+    # the torn snippet is redone, but its calls come from the cache
+    assert again.generate_calls == []
+
+
+def test_changed_settings_refuse_to_mix_into_a_run(tmp_path, scripted_backend):
+    run_inverse(EXAMPLE, tmp_path / "run", InverseConfig(samples=1, limit=2), BackendConfig(), ReaderConfig(),
+                backend=scripted_backend())
+    with pytest.raises(ConfigError, match="samples"):
+        run_inverse(EXAMPLE, tmp_path / "run", InverseConfig(samples=2, limit=2), BackendConfig(), ReaderConfig(),
+                    backend=scripted_backend())
+    # --limit does not change outputs: growing it continues the run
+    summary = run_inverse(EXAMPLE, tmp_path / "run", InverseConfig(samples=1, limit=3), BackendConfig(), ReaderConfig(),
+                          backend=scripted_backend())
+    assert summary["dataset_rows"] == 3
+
+
+def test_empty_replies_are_kept_scored_and_never_selected(tmp_path, scripted_backend):
+    backend = scripted_backend(reply=lambda req, i: "" if req.params.seed % 2 else " sorts numbers")
+    summary = run_inverse(EXAMPLE, tmp_path / "run", InverseConfig(samples=4, limit=6), BackendConfig(), ReaderConfig(),
+                          backend=backend)
+    rows = [json.loads(line) for line in (tmp_path / "run" / "data.jsonl").read_text().splitlines()]
+    assert summary["empty_candidates"] > 0
+    for row in rows:
+        assert row["instruction"].endswith("sorts numbers")
+        empties = [c for c in row["candidates"] if c["instruction"] is None]
+        assert all(c["raw"] == "" and c["score"] is not None for c in empties)
+
+
+def test_bad_input_names_file_and_line(tmp_path, scripted_backend):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_bytes(
+        b'{"instruction": "a", "output": "```python\\ndef f(x):\\n    return x * 2\\n```"}\n'
+        b'{"instruction": "b", "output": \n'  # malformed
+        b'{"prompt_text": "c", "answer_text": "d"}\n'  # wrong field names
+        b'\xff\xfe not utf8\n'
+        b'[1, 2]\n'
+    )
+    summary = run_inverse(bad, tmp_path / "run", InverseConfig(samples=1), BackendConfig(), ReaderConfig(),
+                          backend=scripted_backend())
+    assert summary["skipped_by_reason"] == {
+        "read.invalid_utf8": 1, "read.malformed_json": 1, "read.missing_field": 1, "read.not_an_object": 1,
+    }
+    assert summary["dataset_rows"] == 1
+    entries = [json.loads(line) for line in (tmp_path / "run" / "skipped.jsonl").read_text().splitlines()]
+    assert {(e["reason"], e["line"]) for e in entries} == {
+        ("malformed_json", 2), ("missing_field", 3), ("invalid_utf8", 4), ("not_an_object", 5),
+    }
+    assert "prompt_text" in next(e for e in entries if e["reason"] == "missing_field")["detail"]
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [(b"", "file is empty"), (b'{"x": 1}\n', "no usable records"), (b"[1, 2", "invalid JSON")],
+)
+def test_unusable_inputs_are_errors_not_empty_datasets(tmp_path, scripted_backend, content, message):
+    path = tmp_path / ("in.json" if content.startswith(b"[") else "in.jsonl")
+    path.write_bytes(content)
+    with pytest.raises(InputError, match=message) as info:
+        run_inverse(path, tmp_path / "run", InverseConfig(samples=1), BackendConfig(), ReaderConfig(),
+                    backend=scripted_backend())
+    assert str(path) in str(info.value)

@@ -290,16 +290,31 @@ def _go_compile(files: Files) -> tuple[str, ...]:
     return ("go", "build", "-o", "prog", ".")
 
 
-def _go_fix_unused(files: Files, stderr: str) -> Files | None:
-    """Drop imports the compiler reports unused (merged solution+tests often import extras)."""
+_GO_STD = {p.rsplit("/", 1)[-1]: p for p in (
+    "bytes", "errors", "fmt", "math", "math/bits", "math/rand", "regexp", "sort", "strconv", "strings", "time",
+    "unicode", "unicode/utf8", "container/heap", "container/list", "crypto/md5", "encoding/hex",
+)}
+
+
+def _go_fix_imports(files: Files, stderr: str) -> Files | None:
+    """Drop imports the compiler reports unused and add standard packages it reports undefined:
+    merged solution+tests often import extras, and HumanEval-X prompts sometimes omit one."""
     unused = set(re.findall(r'"([^"]+)" imported and not used', stderr))
-    if not unused:
+    unused |= set(re.findall(r'imported and not used: "([^"]+)"', stderr))
+    missing = {_GO_STD[n] for n in re.findall(r"undefined: (\w+)", stderr) if n in _GO_STD}
+    if not unused and not missing:
         return None
     fixed = dict(files)
     for name in ("main.go", "main_test.go"):
-        if name in fixed:
-            for pkg in unused:
-                fixed[name] = re.sub(rf'^\s*(?:[\w.]+\s+)?"{re.escape(pkg)}"\s*$', "", fixed[name], flags=re.M)
+        if name not in fixed or "package main" not in fixed[name]:
+            continue
+        text = fixed[name]
+        for pkg in unused:
+            text = re.sub(rf'^\s*(?:[\w.]+\s+)?"{re.escape(pkg)}"\s*$', "", text, flags=re.M)
+        if missing and name == next(n for n in ("main_test.go", "main.go") if n in fixed):
+            extra = "".join(f'import "{pkg}"\n' for pkg in sorted(missing))
+            text = text.replace("package main\n", "package main\n" + extra, 1)
+        fixed[name] = text
     return fixed if fixed != files else None
 
 
@@ -433,7 +448,7 @@ LANGUAGES: tuple[Language, ...] = (
         artifacts=("prog",),
         run=("./prog",),
         assemble=_assemble_go,
-        fix_compile=_go_fix_unused,
+        fix_compile=_go_fix_imports,
         version=("go", "version"),
         packages=("golang-go",),
         env={

@@ -4,15 +4,19 @@ Isolation is bwrap's: new user, PID, network, IPC, UTS and cgroup namespaces, a 
 read-only view of /usr plus a few /etc entries, a private writable work dir and /tmp that vanish
 with the job, a cleared environment. Limits are rlimits set by prlimit(1) on bwrap and inherited
 by the program (cgroups are not writable in containers like CI, so they are not relied upon).
-When the host user is root, bwrap is started as uid/gid 65534: RLIMIT_NPROC is ignored for root,
-so the fork bomb limit only holds for a non-root host uid.
+When the host user is root, bwrap is started as a random unprivileged uid per job: RLIMIT_NPROC is
+ignored for root and is counted per host uid across user namespaces, so a fresh uid gives every
+job its own process budget (inside the sandbox the program always sees uid 65534).
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
+import hashlib
+import json
 import os
+import random
 import selectors
 import shutil
 import signal
@@ -22,7 +26,7 @@ import time
 from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 
 from xinstruct.sandbox.cache import CompileCache, cache_key
@@ -31,6 +35,8 @@ from xinstruct.sandbox.languages import COMMON_FAILURE_MARKERS, LANGUAGES, Files
 BOX = "/box"
 SANDBOX_PATH = "/usr/bin:/bin"
 NOBODY = 65534
+_COMPILE_FSIZE_MB = 512  # linkers write big binaries (rustc --test with debug info: >16 MB)
+_UID_POOL_START, _UID_POOL_SIZE = 1_000_000, 100_000
 _PAGE = os.sysconf("SC_PAGE_SIZE")
 _RO_ETC = (
     "/etc/alternatives", "/etc/ld.so.cache", "/etc/ssl", "/etc/java-17-openjdk", "/etc/mono",
@@ -38,7 +44,7 @@ _RO_ETC = (
 )
 
 
-class Verdict(str, Enum):
+class Verdict(StrEnum):
     PASSED = "passed"
     FAILED = "failed"
     COMPILE_ERROR = "compile_error"
@@ -143,6 +149,14 @@ def _toolchain_id(lang: Language) -> str:
     return f"{real}:{st.st_size}:{st.st_mtime_ns}"
 
 
+@functools.cache
+def _harness_id() -> str:
+    """Digest of the language table: a change in assembly or commands invalidates cached compiles."""
+    from xinstruct.sandbox import languages
+
+    return hashlib.sha256(Path(languages.__file__).read_bytes()).hexdigest()[:16]
+
+
 def _lang_env(lang: Language, mem_mb: int) -> dict[str, str]:
     return {k: v.replace("{mem}", str(mem_mb)) for k, v in lang.env.items()}
 
@@ -168,10 +182,10 @@ def _bwrap_base() -> tuple[str, ...]:
     return tuple(args)
 
 
-def _prlimit(cpu: float, memory_mb: int | None, limits: Limits, processes: int) -> list[str]:
+def _prlimit(cpu: float, memory_mb: int | None, limits: Limits, processes: int, fsize_mb: int) -> list[str]:
     cpu_s = max(1, int(cpu + 0.999))
     mem = f"{memory_mb << 20}" if memory_mb else "unlimited"
-    fsize = limits.file_size_mb << 20
+    fsize = fsize_mb << 20
     return [
         "prlimit", f"--cpu={cpu_s}:{cpu_s + 1}", f"--as={mem}", f"--nproc={processes}",
         f"--fsize={fsize}", f"--nofile={limits.open_files}", "--core=0", "--",
@@ -202,10 +216,25 @@ def _tree_rss(root: int) -> int:
     return total
 
 
-def _drop_privileges() -> dict[str, object]:
+def _host_uid() -> int:
+    """Host uid for one job. As root: a random unprivileged uid, so RLIMIT_NPROC (counted per host
+    uid, across user namespaces) budgets each job separately; otherwise the caller's own uid."""
     if os.geteuid() == 0:
-        return {"user": NOBODY, "group": NOBODY, "extra_groups": []}
-    return {}
+        return random.randrange(_UID_POOL_START, _UID_POOL_START + _UID_POOL_SIZE)
+    return os.geteuid()
+
+
+def _user_threads(uid: int) -> int:
+    """Threads the caller's uid already runs: RLIMIT_NPROC counts them too when we cannot switch uid."""
+    total = 0
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                if os.stat(f"/proc/{name}").st_uid == uid:
+                    total += len(os.listdir(f"/proc/{name}/task"))
+            except OSError:
+                continue
+    return total
 
 
 def _exec(
@@ -219,14 +248,19 @@ def _exec(
     watch_mb: int | None,
     limits: Limits,
     processes: int,
+    uid: int,
     stdin: bytes = b"",
+    fsize_mb: int | None = None,
 ) -> _Raw:
     """Run argv in a fresh sandbox, enforcing wall time, output cap and the RSS watchdog."""
-    cmd = _prlimit(cpu, rlimit_mb, limits, processes) + list(_bwrap_base())
-    cmd += ["--bind", str(workdir), BOX, "--chdir", BOX]
+    if uid == os.geteuid() and uid != 0:
+        processes += _user_threads(uid)
+    info_r, info_w = os.pipe()
+    cmd = _prlimit(cpu, rlimit_mb, limits, processes, fsize_mb or limits.file_size_mb) + list(_bwrap_base())
+    cmd += ["--info-fd", str(info_w), "--bind", str(workdir), BOX, "--chdir", BOX]
     for k, v in env.items():
         cmd += ["--setenv", k, v]
-    cmd += ["--", *argv]
+    cmd += ["--remount-ro", "/", "--", *argv]  # the root tmpfs too: only /box and /tmp are writable
     start = time.monotonic()
     try:
         proc = subprocess.Popen(
@@ -235,11 +269,15 @@ def _exec(
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             start_new_session=True,
-            close_fds=True,
-            **_drop_privileges(),  # type: ignore[arg-type]
+            pass_fds=(info_w,),
+            env={"PATH": SANDBOX_PATH},  # bwrap's own pid 1 stays visible inside: keep its environ empty
+            **({"user": uid, "group": uid, "extra_groups": []} if os.geteuid() == 0 else {}),  # type: ignore[arg-type]
         )
     except OSError as e:
+        os.close(info_r)
         return _Raw(None, b"", f"bwrap: cannot start sandbox: {e}".encode(), 0.0)
+    finally:
+        os.close(info_w)
     out: dict[int, bytearray] = {proc.stdout.fileno(): bytearray(), proc.stderr.fileno(): bytearray()}  # type: ignore[union-attr]
     sel = selectors.DefaultSelector()
     for stream in (proc.stdout, proc.stderr):
@@ -296,7 +334,8 @@ def _exec(
                 killed = "output"
                 break
     if killed:
-        _kill(proc)
+        _kill(proc, info_r)
+    os.close(info_r)
     try:
         _, status, usage = os.wait4(proc.pid, 0)
         proc.returncode = os.waitstatus_to_exitcode(status)
@@ -312,12 +351,21 @@ def _exec(
     return _Raw(proc.returncode, bytes(out[fds[0]]), bytes(out[fds[1]]), seconds, cpu_used, killed)
 
 
-def _kill(proc: subprocess.Popen[bytes]) -> None:
-    """SIGKILL bwrap's process group: its PID-namespace init dies, and the kernel kills the rest."""
+def _kill(proc: subprocess.Popen[bytes], info_fd: int) -> None:
+    """SIGKILL the sandbox's PID-namespace init: the kernel kills every process in the namespace
+    (detached ones included) and the outer bwrap exits only once they are all gone, so the
+    wait4() that follows returns with nothing left behind. Before bwrap reports the init's pid
+    (still setting up), the whole process group is killed instead."""
+    os.set_blocking(info_fd, False)
+    try:
+        child = int(json.loads(os.read(info_fd, 4096).decode())["child-pid"])
+    except (BlockingIOError, ValueError, KeyError, OSError):
+        child = 0
     with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(proc.pid, signal.SIGKILL)
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        proc.kill()
+        if child:
+            os.kill(child, signal.SIGKILL)
+        else:
+            os.killpg(proc.pid, signal.SIGKILL)
 
 
 # ----------------------------------------------------------------------------- judging
@@ -419,7 +467,7 @@ class Sandbox:
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
 
-    def _write(self, workdir: Path, files: Files) -> None:
+    def _write(self, workdir: Path, files: Files, uid: int) -> None:
         root = os.geteuid() == 0
         for name, text in files.items():
             path = (workdir / name).resolve()
@@ -430,16 +478,17 @@ class Sandbox:
         if root:
             for dirpath, dirnames, filenames in os.walk(workdir):
                 for n in (*dirnames, *filenames):
-                    os.chown(os.path.join(dirpath, n), NOBODY, NOBODY)
-            os.chown(workdir, NOBODY, NOBODY)
+                    os.chown(os.path.join(dirpath, n), uid, uid)
+            os.chown(workdir, uid, uid)
 
     def _run_in(self, lang: Language, job: Job, files: Files, workdir: Path) -> Result:
         lim = job.limits
-        self._write(workdir, files)
+        uid = _host_uid()
+        self._write(workdir, files, uid)
         compile_s, cached = 0.0, False
         command = lang.compile_command(files)
         if command is not None:
-            outcome = self._compile(lang, files, command, workdir, lim)
+            outcome = self._compile(lang, files, command, workdir, lim, uid)
             if isinstance(outcome, Result):
                 return outcome
             compile_s, cached = outcome
@@ -453,7 +502,7 @@ class Sandbox:
             wall=lim.timeout, cpu=cpu,
             rlimit_mb=None if heap else lim.memory_mb,
             watch_mb=lim.memory_mb + lang.overhead_mb if heap else None,
-            limits=lim, processes=lim.processes, stdin=job.stdin.encode(),
+            limits=lim, processes=lim.processes, uid=uid, stdin=job.stdin.encode(),
         )
         verdict, message = _judge(lang, raw, job.tests is not None, cpu)
         return Result(
@@ -469,10 +518,11 @@ class Sandbox:
         }
 
     def _compile(
-        self, lang: Language, files: Files, command: tuple[str, ...], workdir: Path, lim: Limits
+        self, lang: Language, files: Files, command: tuple[str, ...], workdir: Path, lim: Limits, uid: int
     ) -> Result | tuple[float, bool]:
         """Compile (or restore from cache); a Result means the job ends here."""
-        key = cache_key(lang.name, _toolchain_id(lang), command, files)
+        budget = f"{lim.compile_timeout}:{lim.compile_memory_mb}:{_COMPILE_FSIZE_MB}:{_harness_id()}"
+        key = cache_key(lang.name, f"{_toolchain_id(lang)}|{budget}", command, files)
         entry = self.cache.get(key) if self.cache else None
         if entry is not None:
             if not entry.ok:
@@ -484,19 +534,24 @@ class Sandbox:
         raw = _exec(
             list(command), workdir, env,
             wall=lim.compile_timeout, cpu=lim.compile_timeout, rlimit_mb=None, watch_mb=lim.compile_memory_mb,
-            limits=lim, processes=max(lim.processes, 256),
+            limits=lim, processes=max(lim.processes, 256), uid=uid, fsize_mb=_COMPILE_FSIZE_MB,
         )
         seconds = raw.seconds
-        if raw.exit_code not in (0, None) and not raw.killed and lang.fix_compile is not None:
+        for _ in range(3):  # each round fixes what the previous compile reported
+            if raw.exit_code in (0, None) or raw.killed or lang.fix_compile is None:
+                break
             fixed = lang.fix_compile(files, raw.stderr.decode("utf-8", "replace"))
-            if fixed is not None:
-                self._write(workdir, fixed)
-                raw = _exec(
-                    list(command), workdir, env,
-                    wall=lim.compile_timeout, cpu=lim.compile_timeout, rlimit_mb=None,
-                    watch_mb=lim.compile_memory_mb, limits=lim, processes=max(lim.processes, 256),
-                )
-                seconds += raw.seconds
+            if fixed is None:
+                break
+            files = fixed
+            self._write(workdir, fixed, uid)
+            raw = _exec(
+                list(command), workdir, env,
+                wall=lim.compile_timeout, cpu=lim.compile_timeout, rlimit_mb=None,
+                watch_mb=lim.compile_memory_mb, limits=lim, processes=max(lim.processes, 256), uid=uid,
+                fsize_mb=_COMPILE_FSIZE_MB,
+            )
+            seconds += raw.seconds
         if _is_sandbox_failure(raw):
             return Result(Verdict.SANDBOX_ERROR, lang.name, raw.exit_code, "", _tail(raw.stderr, self.tail_chars),
                           "sandbox failed during compilation", compile_seconds=round(seconds, 4))

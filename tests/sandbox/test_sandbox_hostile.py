@@ -1,0 +1,232 @@
+"""Hostile programs: each gets a verdict within its limit plus a grace, and the host is unchanged."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import shutil
+import socket
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from xinstruct.sandbox import Job, Limits, Sandbox, Verdict
+
+pytestmark = pytest.mark.toolchain
+GRACE = 3.0
+POOL_UID = 1_000_000  # runner's per-job host uids start here
+
+
+def _sandbox_processes() -> list[int]:
+    """Live processes descending from this test process under a sandbox uid (other suites may run
+    sandboxes at the same time, so only our own descendants count)."""
+    parent: dict[int, int] = {}
+    boxed: list[int] = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat", "rb") as f:
+                data = f.read()
+            uid = os.stat(f"/proc/{name}").st_uid
+        except OSError:
+            continue
+        fields = data[data.rindex(b")") + 2 :].split()
+        if fields[0] == b"Z":
+            continue
+        parent[int(name)] = int(fields[1])
+        if uid >= POOL_UID or uid == 65534:
+            boxed.append(int(name))
+    me, out = os.getpid(), []
+    for pid in boxed:
+        p, hops = pid, 0
+        while p > 1 and hops < 64:
+            p, hops = parent.get(p, 0), hops + 1
+            if p == me:
+                out.append(pid)
+                break
+    return out
+
+
+@pytest.fixture(scope="module")
+def workdirs() -> Iterator[Path]:
+    # not under pytest's 0700 tmp root: the sandbox's unprivileged uid must reach its work dir
+    path = Path(tempfile.mkdtemp(prefix="xinstruct-hostile-"))
+    path.chmod(0o755)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def sandbox(workdirs: Path, tmp_path_factory: pytest.TempPathFactory) -> Sandbox:
+    """Own work-dir root, so leftovers are ours even when other suites run sandboxes meanwhile."""
+    return Sandbox(cache_dir=tmp_path_factory.mktemp("cache"), workdir_root=workdirs)
+
+
+@pytest.fixture
+def host_unchanged(workdirs: Path) -> Iterator[None]:
+    """No sandbox process survives the job and no work dir is left behind."""
+    yield
+    deadline = time.monotonic() + 2
+    while _sandbox_processes() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _sandbox_processes() == []
+    assert list(workdirs.iterdir()) == []
+
+
+def _run(sandbox: Sandbox, job: Job) -> tuple[object, float]:
+    start = time.monotonic()
+    r = sandbox.run(job)
+    elapsed = time.monotonic() - start
+    assert elapsed < job.limits.timeout + GRACE + (30 if r.compile_seconds else 0), r.to_dict()
+    return r, elapsed
+
+
+FORK_BOMBS = {
+    "python": "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass\n",
+    "bash": ":(){ :|:& };:\nsleep 100\n",
+    "c": "#include <unistd.h>\nint main(void) { for (;;) fork(); }",
+}
+
+
+@pytest.mark.parametrize("lang", sorted(FORK_BOMBS))
+def test_fork_bomb(sandbox: Sandbox, host_unchanged: None, lang: str) -> None:
+    r, _ = _run(sandbox, Job(lang, FORK_BOMBS[lang], limits=Limits(timeout=2, processes=32)))
+    assert r.verdict is Verdict.TIMEOUT, r.to_dict()
+
+
+MEMORY_BOMBS = {
+    "python": "x = []\nwhile True:\n    x.append(bytearray(10 << 20))\n",
+    "cpp": "#include <vector>\n#include <cstring>\nint main() { std::vector<char*> v; for (;;) { char* p = new char[10 << 20];"
+           " memset(p, 1, 10 << 20); v.push_back(p); } }",
+    "java": "import java.util.*;\npublic class Main { public static void main(String[] a) {"
+            " List<long[]> l = new ArrayList<>(); for (;;) l.add(new long[1 << 20]); } }",
+    "javascript": "const a = []; for (;;) a.push(new Array(1e6).fill(1.5));",
+    "go": "package main\nfunc main() { var a [][]byte\n for { b := make([]byte, 10<<20); for i := range b { b[i] = 1 };"
+          " a = append(a, b) } }",
+}
+
+
+@pytest.mark.parametrize("lang", sorted(MEMORY_BOMBS))
+def test_memory_bomb(sandbox: Sandbox, host_unchanged: None, lang: str) -> None:
+    r, _ = _run(sandbox, Job(lang, MEMORY_BOMBS[lang], limits=Limits(timeout=8, memory_mb=256)))
+    assert r.verdict is Verdict.MEMORY_EXCEEDED, r.to_dict()
+
+
+@pytest.mark.parametrize(("lang", "code"), [("python", "while True:\n    pass\n"),
+                                            ("c", "int main(void) { for (;;); }"),
+                                            ("python", "import time\ntime.sleep(100)\n")])
+def test_infinite_loop_and_sleep(sandbox: Sandbox, host_unchanged: None, lang: str, code: str) -> None:
+    r, elapsed = _run(sandbox, Job(lang, code, limits=Limits(timeout=1.5)))
+    assert r.verdict is Verdict.TIMEOUT and elapsed >= 1.0, r.to_dict()
+
+
+def test_detached_child_is_killed(sandbox: Sandbox, host_unchanged: None) -> None:
+    code = ("import subprocess\nsubprocess.Popen(['setsid', 'sleep', '1000'], start_new_session=True)\n"
+            "subprocess.Popen(['sh', '-c', 'sleep 999 &'])\nprint('detached')\n")
+    r, _ = _run(sandbox, Job("python", code, limits=Limits(timeout=5)))
+    assert r.verdict is Verdict.PASSED and "detached" in r.stdout
+    code_hang = code + "import time\ntime.sleep(100)\n"
+    r, _ = _run(sandbox, Job("python", code_hang, limits=Limits(timeout=1)))
+    assert r.verdict is Verdict.TIMEOUT
+
+
+def test_huge_output(sandbox: Sandbox, host_unchanged: None) -> None:
+    r, _ = _run(sandbox, Job("python", "while True:\n    print('y' * 10000)\n",
+                             limits=Limits(timeout=10, output_bytes=100_000)))
+    assert r.verdict is Verdict.OUTPUT_LIMIT and len(r.stdout) <= 5000, r.message
+
+
+def test_no_network_to_host_loopback(sandbox: Sandbox, host_unchanged: None) -> None:
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+    server.settimeout(3)
+    port = server.getsockname()[1]
+    accepted: list[object] = []
+
+    def accept() -> None:
+        with contextlib.suppress(OSError):
+            accepted.append(server.accept())
+
+    t = threading.Thread(target=accept)
+    t.start()
+    code = (f"import socket\ns = socket.create_connection(('127.0.0.1', {port}), timeout=2)\n"
+            "s.sendall(b'leak')\nprint('connected')\n")
+    r, _ = _run(sandbox, Job("python", code, limits=Limits(timeout=5)))
+    t.join()
+    server.close()
+    assert r.verdict is Verdict.RUNTIME_ERROR and "connected" not in r.stdout, r.to_dict()
+    assert accepted == []
+    r, _ = _run(sandbox, Job("python", "import socket\nprint(socket.getaddrinfo('pypi.org', 443))"))
+    assert r.verdict is Verdict.RUNTIME_ERROR
+
+
+def test_secrets_invisible(sandbox: Sandbox, host_unchanged: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    secret = secrets.token_hex(16)
+    monkeypatch.setenv("XINSTRUCT_CANARY", secret)
+    canary = Path.home() / f".xinstruct-canary-{secret[:8]}"
+    canary.write_text(secret)
+    try:
+        code = (f"import os, glob\nprint(dict(os.environ))\nprint(glob.glob('/root/*') + glob.glob('/home/*'))\n"
+                f"print(os.listdir('/'))\nprint(open({str(canary)!r}).read())\n")
+        r, _ = _run(sandbox, Job("python", code))
+        assert r.verdict is Verdict.RUNTIME_ERROR and "FileNotFoundError" in r.stderr
+        assert secret not in r.stdout + r.stderr
+        assert "XINSTRUCT_CANARY" not in r.stdout and "/work" not in r.stdout
+        r, _ = _run(sandbox, Job("bash", f"cat /proc/1/environ; env; cat {canary}; ls /work /root /home"))
+        assert secret not in r.stdout + r.stderr
+        assert canary.read_text() == secret
+    finally:
+        canary.unlink()
+
+
+def test_writes_stay_inside(sandbox: Sandbox, host_unchanged: None, tmp_path: Path) -> None:
+    target = tmp_path / "escaped.txt"
+    code = (f"import os\nfor p in [{str(target)!r}, '/usr/escaped', '/etc/escaped', '../escaped', '/tmp/escaped']:\n"
+            "    try:\n        open(p, 'w').write('x')\n        print('wrote', p)\n"
+            "    except OSError as e:\n        print('denied', p, e.errno)\n")
+    r, _ = _run(sandbox, Job("python", code))
+    assert r.verdict is Verdict.PASSED
+    assert "denied /usr/escaped" in r.stdout and "denied /etc/escaped" in r.stdout
+    assert not target.exists() and not Path("/usr/escaped").exists() and not Path("/etc/escaped").exists()
+    assert not Path("/tmp/escaped").exists() and not (tmp_path.parent / "escaped").exists()
+
+
+def test_symlink_tricks(sandbox: Sandbox, host_unchanged: None) -> None:
+    code = ("import os\nfor i, t in enumerate(['/etc/shadow', '/root/.bashrc', '/proc/1/root/etc/shadow', '/work']):\n"
+            "    os.symlink(t, f'l{i}')\n    try:\n        print('READ', t, len(open(f'l{i}').read()))\n"
+            "    except OSError as e:\n        print('denied', t, e.errno)\n")
+    r, _ = _run(sandbox, Job("python", code))
+    assert r.verdict is Verdict.PASSED and "READ" not in r.stdout, r.stdout
+
+
+def test_signalling_and_proc(sandbox: Sandbox, host_unchanged: None) -> None:
+    me = os.getpid()
+    code = (f"import os, signal\nprint('pids', sorted(int(p) for p in os.listdir('/proc') if p.isdigit()))\n"
+            f"for pid in ({me}, os.getppid(), 1, -1):\n    try:\n        os.kill(pid, signal.SIGKILL)\n"
+            "        print('killed', pid)\n    except OSError as e:\n        print('denied', pid, e.errno)\n"
+            f"print(open('/proc/{me}/environ').read())\n")
+    r, _ = _run(sandbox, Job("python", code, limits=Limits(timeout=3)))
+    pids = eval(r.stdout.split("pids ", 1)[1].split("\n", 1)[0]) if "pids " in r.stdout else []
+    assert pids and max(pids) < 10, r.stdout
+    assert os.getpid() == me  # still alive
+    assert r.verdict in (Verdict.RUNTIME_ERROR, Verdict.PASSED)
+    assert "XINSTRUCT" not in r.stdout
+
+
+def test_batch_of_bombs_stays_contained(sandbox: Sandbox, host_unchanged: None) -> None:
+    jobs = [Job("python", FORK_BOMBS["python"], limits=Limits(timeout=2, processes=32)),
+            Job("python", MEMORY_BOMBS["python"], limits=Limits(timeout=5, memory_mb=200)),
+            Job("python", "print('fine')")]
+    start = time.monotonic()
+    results = dict(sandbox.run_many(jobs, concurrency=3))
+    assert time.monotonic() - start < 5 + GRACE
+    assert results[0].verdict is Verdict.TIMEOUT
+    assert results[1].verdict is Verdict.MEMORY_EXCEEDED
+    assert results[2].verdict is Verdict.PASSED

@@ -20,7 +20,7 @@ $(VENV)/.stamp-base: $(VENV)/.stamp-system pyproject.toml
 	touch $@
 
 $(VENV)/.stamp-dev: $(VENV)/.stamp-base $(wildcard scripts/setup-npm.sh)
-	$(BIN)/python -m pip install -q -e '.[llamacpp,server,parse,hf,dev]'
+	$(BIN)/python -m pip install -q -e '.[llamacpp,server,parse,hf,eval,dev]'
 	if [ -f scripts/setup-npm.sh ]; then bash scripts/setup-npm.sh; fi
 	touch $@
 

@@ -1,0 +1,183 @@
+"""``xinstruct eval``: pass@k of a model on code benchmarks, executed in the sandbox."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from xinstruct.core.config import config_options, config_to_dict, output_fingerprint, resolve_configs
+from xinstruct.core.errors import ConfigError
+from xinstruct.core.progress import make_progress
+from xinstruct.core.runs import RunDir
+from xinstruct.eval.benchmarks import load_tasks, parse_benchmark, select_tasks
+from xinstruct.eval.config import EvalConfig
+from xinstruct.llm.factory import BackendConfig
+
+STAGE = "eval"
+
+
+class EvalGroup(click.Group):
+    """``xinstruct eval --benchmark …`` runs the evaluation; ``xinstruct eval decontam-export`` is a subcommand."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and args[0] in self.commands:
+            self.invoke_without_command = False
+        return super().parse_args(ctx, args)
+
+
+@click.group("eval", cls=EvalGroup, invoke_without_command=True)
+@click.option("--benchmark", "-b", "benchmarks", multiple=True, help="benchmark name (repeatable; comma-separated ok); "
+              "humaneval, humaneval+, mbpp+, multipl-e:<lang>, multipl-e-mbpp:<lang>, mxeval:<lang>, mbxp:<lang>, "
+              "humaneval-x:<lang>")
+@click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path), help="run directory (resumable)")
+@click.option("--config", "config_file", type=click.Path(dir_okay=False), help="YAML file with option values")
+@click.option("--overwrite", is_flag=True, help="start afresh when RUN_DIR holds a run with other settings")
+@config_options(EvalConfig, BackendConfig)
+@click.pass_context
+def eval_command(ctx: click.Context, benchmarks: tuple[str, ...], out: Path | None, config_file: str | None,
+                 overwrite: bool, **values: Any) -> None:
+    """Generate answers with the model, run them against the benchmark tests in the sandbox, report pass@k.
+
+    \b
+    xinstruct eval --benchmark humaneval+ --out runs/he
+    xinstruct eval -b multipl-e:java -b multipl-e:cpp --limit 20 --out runs/multiple
+    xinstruct eval -b mbpp+ --n 10 --temperature 0.8 --out runs/mbpp-sampled
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    names = [n.strip() for b in benchmarks for n in b.split(",") if n.strip()]
+    if config_file and not names:
+        from xinstruct.core.config import load_yaml
+
+        loaded = load_yaml(config_file).get("benchmark") or []
+        names = [loaded] if isinstance(loaded, str) else list(loaded)
+    if not names:
+        raise click.UsageError("give at least one --benchmark (e.g. humaneval+, multipl-e:java)")
+    if out is None:
+        raise click.UsageError("--out RUN_DIR is required")
+    cfg, bcfg = resolve_configs([EvalConfig, BackendConfig], config_file, {**values, "benchmark": names})
+    run_eval(cfg, bcfg, out, overwrite=overwrite)
+
+
+def run_eval(cfg: EvalConfig, bcfg: BackendConfig, out: Path, *, overwrite: bool = False,
+             backend: Any = None, console: Console | None = None) -> dict[str, Any]:
+    """The whole command as a function (tests pass a backend; the CLI builds one from ``bcfg``)."""
+    from xinstruct.core.cache import CallCache
+    from xinstruct.eval.harness import evaluate_tasks, summarize
+    from xinstruct.eval.prompts import prompts_hash
+    from xinstruct.llm.cached import CachedBackend
+    from xinstruct.sandbox import Sandbox
+
+    console = console or Console(stderr=True)
+    specs = [parse_benchmark(b) for b in cfg.benchmark]
+    tasks_by_bench = {}
+    for spec in specs:
+        tasks = load_tasks(spec, cfg.data)
+        tasks_by_bench[spec.name] = select_tasks(tasks, cfg.tasks or None, cfg.task_regex, cfg.limit)
+    all_tasks = [t for ts in tasks_by_bench.values() for t in ts]
+    if not all_tasks:
+        raise ConfigError("no task matches the filters")
+    run = RunDir(out, STAGE)
+    model_identity: dict[str, Any] | None = None
+    inner = backend
+    if inner is None:
+        from xinstruct.llm.factory import make_backend
+
+        inner = make_backend(bcfg)
+    model_identity = inner.identity()
+    run.open(
+        config={"eval": config_to_dict(cfg), "backend": {k: v for k, v in config_to_dict(bcfg).items() if k != "api_key"}},
+        fingerprint=output_fingerprint(cfg, bcfg), model=model_identity,
+        prompts={"eval.yaml": prompts_hash()}, seed=cfg.seed, overwrite=overwrite,
+    )
+    cached = CachedBackend(inner, CallCache(cfg.cache or run.cache_path))
+    sandbox = Sandbox()
+    wall0 = time.perf_counter()
+    progress = make_progress(console)
+    with progress:
+        bar = progress.add_task("eval", total=len(all_tasks), tokens=0, cached=0)
+        done_before = sum(len(run.done_ids(_shard(b))) for b in tasks_by_bench)
+        progress.update(bar, completed=min(done_before, len(all_tasks)))
+
+        def tick(task: Any, row: dict[str, Any]) -> None:
+            progress.update(bar, advance=1, tokens=progress.tasks[bar].fields["tokens"] + (
+                0 if row["cached_generation"] else row["completion_tokens"]), cached=cached.cached_calls)
+
+        stats = evaluate_tasks(all_tasks, cached, sandbox, cfg, run, on_progress=tick)
+    wall = time.perf_counter() - wall0
+    wanted = {b: {t.task_id for t in ts} for b, ts in tasks_by_bench.items()}
+    rows = summarize(run, list(tasks_by_bench), wanted)
+    busy = stats["gen_seconds"] + stats["exec_seconds"]
+    throughput = {
+        "wall_seconds": round(wall, 2), "tasks_this_run": stats["tasks"],
+        "problems_per_minute": round(stats["tasks"] / wall * 60, 2) if wall > 0 and stats["tasks"] else None,
+        "generation_seconds": round(stats["gen_seconds"], 2), "execution_seconds": round(stats["exec_seconds"], 2),
+        "generation_share": round(stats["gen_seconds"] / busy, 3) if busy else None,
+        "execution_share": round(stats["exec_seconds"] / busy, 3) if busy else None,
+        "new_tokens": stats["new_tokens"],
+        "tokens_per_second": round(stats["new_tokens"] / stats["gen_seconds"], 1) if stats["gen_seconds"] else None,
+        "llm_new_calls": cached.new_calls, "llm_cached_calls": cached.cached_calls,
+    }
+    summary = {"benchmarks": rows, "throughput": throughput, "model": model_identity,
+               "prompt_style": cfg.prompt_style, "n": cfg.n, "temperature": cfg.temperature}
+    run.write_summary(summary)
+    print_summary(summary, console)
+    if backend is None:
+        cached.close()
+    return summary
+
+
+def _shard(benchmark: str) -> str:
+    from xinstruct.eval.harness import shard_name
+
+    return shard_name(benchmark)
+
+
+def print_summary(summary: dict[str, Any], console: Console) -> None:
+    table = Table(title="xinstruct eval", show_lines=False)
+    for col in ("benchmark", "language", "tasks", "pass@1", "base pass@1", "pass@10", "pass@100", "not runnable",
+                "verdicts"):
+        table.add_column(col, justify="right" if col not in ("benchmark", "language", "verdicts") else "left")
+    for r in summary["benchmarks"]:
+        def fmt(key: str, row: dict[str, Any] = r) -> str:
+            v = row.get(key)
+            return "-" if v is None else f"{v:.1f}"
+
+        verdicts = ", ".join(f"{k} {v}" for k, v in sorted(r["verdicts"].items(), key=lambda kv: -kv[1]))
+        table.add_row(r["benchmark"], r["language"] or "-", f"{r['scored']}/{r['tasks']}", fmt("pass@1"),
+                      fmt("base_pass@1"), fmt("pass@10"), fmt("pass@100"), str(r["not_runnable"]), verdicts)
+    console.print(table)
+    t = summary["throughput"]
+    share = t["generation_share"]
+    console.print(
+        f"{t['tasks_this_run']} task(s) in {t['wall_seconds']:.0f} s"
+        + (f" = {t['problems_per_minute']:.1f} problems/min" if t["problems_per_minute"] else "")
+        + (f"; generation {100 * share:.0f}% / execution {100 * (1 - share):.0f}% of busy time" if share is not None else "")
+        + (f"; {t['tokens_per_second']} tok/s" if t["tokens_per_second"] else "")
+        + f"; LLM calls: {t['llm_new_calls']} new, {t['llm_cached_calls']} cached",
+        highlight=False,
+    )
+    for r in summary["benchmarks"]:
+        if r.get("not_runnable_reasons"):
+            console.print(f"[yellow]{r['benchmark']}: {r['not_runnable']} task(s) could not run: "
+                          f"{json.dumps(r['not_runnable_reasons'])}", highlight=False)
+
+
+@eval_command.command("decontam-export")
+@click.option("--benchmark", "-b", "benchmarks", multiple=True, required=True, help="benchmarks to export")
+@click.option("--data", type=click.Path(path_type=Path), help="benchmark file or data directory")
+@click.option("--n-gram", "ngram", type=int, default=13, show_default=True, help="word shingle length")
+@click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), required=True, help="JSON file to write")
+def decontam_export(benchmarks: tuple[str, ...], data: Path | None, ngram: int, out: Path) -> None:
+    """Export benchmark prompts and solutions as n-gram shingle sets for training-data decontamination."""
+    from xinstruct.eval.decontam import export_ngrams
+
+    names = [n.strip() for b in benchmarks for n in b.split(",") if n.strip()]
+    info = export_ngrams(names, out, n=ngram, data=data)
+    click.echo(f"wrote {info['ngrams']} {ngram}-grams from {info['texts']} texts of {', '.join(names)} to {out}")

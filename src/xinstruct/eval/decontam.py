@@ -1,0 +1,96 @@
+"""Benchmark decontamination: word n-gram shingles of every benchmark prompt and solution.
+
+``export_ngrams`` writes them once (JSON, hashed shingles); :class:`Decontaminator` loads that file
+(or builds from tasks) and answers whether a training text shares shingles with any benchmark text.
+Words are lower-cased alphanumeric tokens, so formatting and punctuation changes do not hide a copy.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from xinstruct.core.runs import atomic_write_json
+
+_WORD = re.compile(r"[A-Za-z0-9_]+")
+
+
+def words(text: str) -> list[str]:
+    return [w.lower() for w in _WORD.findall(text)]
+
+
+def _h(gram: tuple[str, ...]) -> int:
+    return int.from_bytes(hashlib.blake2b(" ".join(gram).encode(), digest_size=8).digest(), "big")
+
+
+def shingles(text: str, n: int = 13) -> set[int]:
+    """Hashed word n-grams of ``text``; a text shorter than n words gives its whole word sequence."""
+    w = words(text)
+    if not w:
+        return set()
+    if len(w) < n:
+        return {_h(tuple(w))}
+    return {_h(tuple(w[i : i + n])) for i in range(len(w) - n + 1)}
+
+
+def benchmark_texts(names: Iterable[str], data: Path | None = None) -> list[str]:
+    """Prompts, canonical solutions and tests of the named benchmarks."""
+    from xinstruct.eval.benchmarks import load_tasks, parse_benchmark
+
+    texts: list[str] = []
+    for name in names:
+        for t in load_tasks(parse_benchmark(name), data):
+            texts.append(t.prompt)
+            if t.canonical:
+                texts.append(t.prompt + t.canonical)
+    return texts
+
+
+class Decontaminator:
+    """``overlaps(text)`` is True when the text shares at least ``threshold`` of its n-grams with a benchmark."""
+
+    def __init__(self, grams: set[int], n: int = 13, threshold: float = 0.0) -> None:
+        self.grams = grams
+        self.n = n
+        self.threshold = threshold
+
+    @classmethod
+    def from_texts(cls, texts: Iterable[str], n: int = 13, threshold: float = 0.0) -> Decontaminator:
+        grams: set[int] = set()
+        for t in texts:
+            grams |= shingles(t, n)
+        return cls(grams, n, threshold)
+
+    @classmethod
+    def from_benchmarks(cls, names: Iterable[str], data: Path | None = None, n: int = 13,
+                        threshold: float = 0.0) -> Decontaminator:
+        return cls.from_texts(benchmark_texts(names, data), n, threshold)
+
+    @classmethod
+    def load(cls, path: str | Path, threshold: float = 0.0) -> Decontaminator:
+        d = json.loads(Path(path).read_text(encoding="utf-8"))
+        return cls({int(x, 16) for x in d["ngrams"]}, int(d["n"]), threshold)
+
+    def ratio(self, text: str) -> float:
+        """Share of the text's n-grams found in the benchmarks (0.0 for empty text)."""
+        mine = shingles(text, self.n)
+        return len(mine & self.grams) / len(mine) if mine else 0.0
+
+    def overlaps(self, text: str) -> bool:
+        """Any shared n-gram (threshold 0) or a shared share above ``threshold``."""
+        r = self.ratio(text)
+        return r > self.threshold if self.threshold > 0 else r > 0
+
+
+def export_ngrams(names: list[str], out: Path, n: int = 13, data: Path | None = None) -> dict[str, Any]:
+    texts = benchmark_texts(names, data)
+    dec = Decontaminator.from_texts(texts, n)
+    payload = {"n": n, "benchmarks": names, "hash": "blake2b-64 of lower-cased words joined by spaces",
+               "texts": len(texts), "ngrams": sorted(f"{g:016x}" for g in dec.grams)}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(out, payload)
+    return {"texts": len(texts), "ngrams": len(dec.grams)}

@@ -1,0 +1,158 @@
+"""Unit tests: pass@k, extraction/splicing on realistic answers, loaders, decontamination, bad input."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+
+from xinstruct.core.errors import ConfigError, InputError
+from xinstruct.eval.benchmarks import load_tasks, parse_benchmark, select_tasks
+from xinstruct.eval.decontam import Decontaminator, export_ngrams
+from xinstruct.eval.extract import find_function, pick_code, sanitize_python, splice
+from xinstruct.eval.passk import mean_pass_at_k, pass_at_k
+
+
+def test_pass_at_k_known_values() -> None:
+    assert pass_at_k(10, 0, 1) == 0.0
+    assert pass_at_k(10, 10, 5) == 1.0
+    assert pass_at_k(10, 3, 1) == pytest.approx(0.3)
+    # 1 - C(7,2)/C(10,2) = 1 - 21/45
+    assert pass_at_k(10, 3, 2) == pytest.approx(1 - 21 / 45)
+    assert pass_at_k(200, 13, 100) == pytest.approx(1 - math.comb(187, 100) / math.comb(200, 100))
+    assert mean_pass_at_k([(1, 1), (1, 0)], 1) == 0.5
+    assert mean_pass_at_k([(5, 1)], 10) is None
+    with pytest.raises(ValueError):
+        pass_at_k(3, 4, 1)
+
+
+def test_pick_code_prefers_language_and_entry_point() -> None:
+    answer = (
+        "Here is an example:\n```python\nprint(add(1, 2))\n```\nAnd the solution:\n"
+        "```python\ndef add(a, b):\n    return a + b\n```\n"
+    )
+    assert "return a + b" in pick_code(answer, "python", "add")
+    java = "```bash\njavac Main.java\n```\n```java\nclass P { static int f() { return 1; } }\n```"
+    assert pick_code(java, "java", "f").startswith("class P")
+    assert pick_code("def f():\n    return 2", "python", "f") == "def f():\n    return 2"
+    truncated = "```python\ndef f(x):\n    return x"
+    assert "return x" in pick_code(truncated, "python", "f")
+
+
+def test_sanitize_python_drops_example_usage() -> None:
+    code = (
+        "import math\nfrom typing import List\n\nLIMIT = 10\n\ndef helper(x):\n    return x * 2\n\n"
+        "def f(xs: List[int]) -> int:\n    return sum(helper(x) for x in xs)\n\nprint(f([1, 2]))\n"
+        "assert f([1]) == 2\nif __name__ == '__main__':\n    f([3])\n"
+    )
+    out = sanitize_python(code, "f")
+    assert "import math" in out and "LIMIT = 10" in out and "def helper" in out and "def f" in out
+    assert "print(" not in out and "__main__" not in out and "assert f" not in out
+    # a truncated tail keeps the complete part
+    assert "def f" in sanitize_python("def f():\n    return 1\n\ndef g(:\n", "f")
+
+
+JAVA_PROMPT = (
+    "import java.util.*;\nclass Problem {\n    // Add two numbers\n    public static long add(long a, long b) {\n"
+)
+JAVA_TESTS = "    }\n    public static void main(String[] args) {\n    assert(add(1L, 2L) == (3L));\n    }\n\n}\n"
+
+
+def test_splice_java_whole_class_rewrite_keeps_helpers() -> None:
+    answer = (
+        "import java.util.stream.*;\n\nclass Problem {\n    private static long twice(long x) {\n        return 2 * x;\n"
+        "    }\n\n    public static long add(long a, long b) {\n        return twice(a + b) / 2;\n    }\n\n"
+        "    public static void main(String[] args) {\n        System.out.println(add(1, 2));\n    }\n}\n"
+    )
+    program = splice(JAVA_PROMPT, JAVA_TESTS, answer, "add", "java").program
+    assert program.count("public static void main") == 1
+    assert "return twice(a + b) / 2;" in program
+    assert "private static long twice" in program
+    assert "import java.util.stream.*;" in program
+    assert program.count("{") == program.count("}")
+
+
+def test_splice_body_only_answer_and_cpp_helpers() -> None:
+    prompt = "#include<bits/stdc++.h>\n// Square it\nlong sq(long x) {\n"
+    tests = "}\nint main() {\n    assert(sq(3) == 9);\n}\n"
+    body_only = "    return x * x;"
+    p1 = splice(prompt, tests, body_only, "sq", "cpp")
+    assert not p1.found and "return x * x;" in p1.program and p1.program.count("{") == p1.program.count("}")
+    full = "#include <vector>\nlong mul(long a, long b) { return a * b; }\nlong sq(long x) {\n    return mul(x, x);\n}\n"
+    p2 = splice(prompt, tests, full + "int main() { return 0; }\n", "sq", "cpp")
+    assert p2.found and "long mul(long a, long b)" in p2.program and "#include <vector>" in p2.program
+    assert p2.program.count("int main") == 1
+    assert p2.program.index("long mul") < p2.program.index("long sq")
+
+
+def test_splice_go_and_bash_and_python() -> None:
+    go_prompt = 'package sq_test\n\nimport (\n    "testing"\n)\n\nfunc sq(x int) int {\n'
+    go_tests = "func TestSq(t *testing.T) {\n  if sq(3) != 9 { t.Fatal(\"bad\") }\n}\n"
+    go_answer = 'package main\n\nimport "math"\n\nfunc sq(x int) int {\n    return int(math.Pow(float64(x), 2))\n}\n'
+    prog = splice(go_prompt, go_tests, go_answer, "sq", "go").program
+    assert 'import "math"' in prog and "math.Pow" in prog and prog.count("{") == prog.count("}")
+    sh_prompt = "#!/bin/bash\n# double\ndouble() {\n"
+    sh_tests = "}\n\ncandidate() {\n    double \"$@\"\n}\n\nset -e\n[[ $(candidate 2) = \"4\" ]]\n"
+    sh_answer = "#!/bin/bash\ndouble() {\n    echo $(( $1 * 2 ))  # twice\n}\n\ndouble 3\n"
+    prog = splice(sh_prompt, sh_tests, sh_answer, "double", "bash").program
+    assert "echo $(( $1 * 2 ))" in prog and "double 3" not in prog
+    py_prompt = 'def f(x):\n    """Twice."""\n'
+    py_answer = "import math\n\ndef g(y):\n    return y\n\ndef f(x):\n    return g(2 * x)\n\nprint(f(1))\n"
+    prog = splice(py_prompt, "def check(c):\n    assert c(1) == 2\ncheck(f)\n", py_answer, "f", "python").program
+    assert "import math" in prog and "def g(y)" in prog and "print(f(1))" not in prog
+
+
+def test_find_function_ignores_calls_and_comments() -> None:
+    code = "// f(x) is described here\nint y = f(2);\nint f(int x) {\n  return x;\n}\n"
+    span = find_function(code, "f", "cpp")
+    assert span is not None and code[span.body_start : span.body_end].strip() == "return x;"
+
+
+def test_loaders_each_family(benchmarks_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XINSTRUCT_DATA", str(benchmarks_dir))
+    expectations = {
+        "humaneval": ("HumanEval/0", "has_close_elements"), "humaneval+": ("HumanEval/0", "has_close_elements"),
+        "mbpp+": ("Mbpp/2", "similar_elements"), "multipl-e:java": ("HumanEval_0_has_close_elements", "hasCloseElements"),
+        "multipl-e-mbpp:rs": ("mbpp_100_next_smallest_palindrome", "next_smallest_palindrome"),
+        "mxeval:csharp": ("HumanEval_csharp/0", "HasCloseElements"), "mbxp:java": ("MBJP/1", "minCost"),
+        "humaneval-x:rust": ("Rust/0", "has_close_elements"),
+    }
+    for name, (first_id, entry) in expectations.items():
+        tasks = load_tasks(parse_benchmark(name))
+        assert tasks[0].task_id == first_id and tasks[0].entry_point == entry, name
+    hex_rust = load_tasks(parse_benchmark("humaneval-x:rust"))[0]
+    assert "fn has_close_elements" in hex_rust.prompt  # the declaration is joined to the doc-only prompt
+    plus = load_tasks(parse_benchmark("humaneval+"))
+    assert plus[0].extra["plus_input"] and plus[0].kind == "evalplus"
+    picked = select_tasks(plus, ["HumanEval/3", "7"], None, None)
+    assert [t.task_id for t in picked] == ["HumanEval/3", "HumanEval/7"]
+    assert len(select_tasks(plus, None, r"/1\d$", 3)) == 3
+
+
+def test_bad_benchmark_names_list_available(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(ConfigError, match="available: humaneval, humaneval\\+"):
+        parse_benchmark("humaneval++")
+    with pytest.raises(ConfigError, match=r"available: .*java"):
+        parse_benchmark("multipl-e:cobol")
+    assert parse_benchmark("multipl-e:c++").name == "multipl-e:cpp"
+    assert parse_benchmark("MultiPL-E:sh").name == "multipl-e:bash"
+    monkeypatch.setenv("XINSTRUCT_DATA", str(tmp_path))
+    with pytest.raises(InputError, match=r"XINSTRUCT_DATA=.*must contain multipl-e/humaneval-java-reworded"):
+        load_tasks(parse_benchmark("multipl-e:java"))
+
+
+def test_decontaminator_detects_benchmark_copies(benchmarks_dir: Path, tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XINSTRUCT_DATA", str(benchmarks_dir))
+    out = tmp_path / "ngrams.json"
+    info = export_ngrams(["humaneval+"], out, n=13)
+    assert info["texts"] == 328 and info["ngrams"] > 5000
+    dec = Decontaminator.load(out)
+    task = load_tasks(parse_benchmark("humaneval+"))[10]
+    leaked = "Write this:\n" + task.prompt + task.canonical
+    assert dec.overlaps(leaked) and dec.ratio(leaked) > 0.5
+    clean = "def fibonacci(n):\n    a, b = 0, 1\n    for _ in range(n):\n        a, b = b, a + b\n    return a\n" * 2
+    assert not dec.overlaps(clean)
+    strict = Decontaminator.load(out, threshold=0.9)
+    assert not strict.overlaps(leaked + " unrelated words " * 400)

@@ -1,0 +1,292 @@
+"""Supervised fine-tuning with TRL's SFTTrainer: LoRA by default, assistant-only loss, two-stage curriculum.
+
+Rows are tokenized here (``data.encode_rows``) with labels already masked, so the loss mask does not
+depend on the chat template carrying ``{% generation %}`` markers. Each stage trains in its own
+directory under ``--out`` with checkpoints; a stage that finished leaves ``final/`` and is not
+redone, and a stage that crashed resumes from its last checkpoint. Stage 2 starts from stage 1's
+weights (the same adapter keeps training).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from xinstruct.core.config import config_to_dict, output_fingerprint
+from xinstruct.core.errors import InputError, XInstructError
+from xinstruct.core.runs import RunDir, atomic_write_json
+from xinstruct.models.registry import ModelRef, resolve_model
+from xinstruct.train import HF_HINT, require_hf
+from xinstruct.train.config import SftTrainConfig
+from xinstruct.train.data import Conversation, encode_rows, file_digest, load_sft, split_stages
+from xinstruct.train.loading import apply_lora, load_model, load_tokenizer
+from xinstruct.train.model_card import write_model_card
+
+Log = Callable[[str], None]
+STAGE_DONE = "stage.json"
+
+
+def weights_checksum(model: Any) -> float | None:
+    """Sum of |trainable weights|: lets the log show that a stage starts where the previous one ended."""
+    if model is None:
+        return None
+    return float(sum(p.detach().abs().sum().item() for p in model.parameters() if p.requires_grad))
+
+
+def progress_callback(progress_path: Path, stage: str, first_row: str, rows: int) -> Any:
+    """A TrainerCallback appending each logged loss (tagged with the stage) to ``progress.jsonl``."""
+    from transformers import TrainerCallback
+
+    class _Progress(TrainerCallback):  # type: ignore[misc]
+        def _write(self, row: dict[str, Any]) -> None:
+            if not is_main_process():
+                return
+            with open(progress_path, "a", encoding="utf-8") as fh:
+                fh.write(json.dumps(row) + "\n")
+
+        def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            self._write({"event": "begin", "stage": stage, "step": state.global_step, "rows": rows,
+                         "first_row": first_row, "weights": weights_checksum(kwargs.get("model"))})
+
+        def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kwargs: Any) -> None:
+            if logs and "loss" in logs:
+                self._write({"event": "log", "stage": stage, "step": state.global_step, "loss": float(logs["loss"]),
+                             "lr": logs.get("learning_rate"), "epoch": state.epoch})
+
+        def on_train_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            self._write({"event": "end", "stage": stage, "step": state.global_step,
+                         "weights": weights_checksum(kwargs.get("model"))})
+
+    return _Progress()
+
+
+def trainer_args(cfg: Any, output_dir: Path, epochs: float) -> dict[str, Any]:
+    """TrainingArguments shared by SFT and DPO."""
+    import torch
+
+    on_gpu = torch.cuda.is_available()
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    return {
+        "output_dir": str(output_dir),
+        "per_device_train_batch_size": cfg.batch_size,
+        "gradient_accumulation_steps": cfg.grad_accum,
+        "num_train_epochs": epochs,
+        "max_steps": cfg.max_steps,
+        "learning_rate": cfg.learning_rate,
+        "lr_scheduler_type": cfg.lr_scheduler,
+        "warmup_steps": cfg.warmup_ratio,
+        "weight_decay": cfg.weight_decay,
+        "logging_steps": cfg.logging_steps,
+        "save_steps": cfg.save_steps,
+        "save_total_limit": cfg.save_total_limit,
+        "seed": cfg.seed,
+        "data_seed": cfg.seed,
+        "bf16": cfg.dtype == "bfloat16" and on_gpu,
+        "fp16": cfg.dtype == "float16" and on_gpu,
+        "gradient_checkpointing": cfg.gradient_checkpointing,
+        "report_to": "none",
+        "dataloader_num_workers": 0,
+        "disable_tqdm": True,
+    }
+
+
+def is_main_process() -> bool:
+    """Only one process writes run files when launched on several GPUs with ``accelerate launch``."""
+    from accelerate import PartialState
+
+    return bool(PartialState().is_main_process)
+
+
+def wait_for_everyone() -> None:
+    from accelerate import PartialState
+
+    PartialState().wait_for_everyone()
+
+
+def save_trained(trainer: Any, tokenizer: Any, dest: Path) -> None:
+    """Save through the trainer (it gathers sharded ZeRO-3/FSDP weights), tokenizer beside them."""
+    if is_main_process() and dest.exists():
+        shutil.rmtree(dest)
+    wait_for_everyone()
+    trainer.save_model(str(dest))
+    if is_main_process():
+        tokenizer.save_pretrained(str(dest))
+    wait_for_everyone()
+
+
+def copy_artifact(src: Path, dest: Path) -> None:
+    if not is_main_process():
+        return
+    tmp = dest.with_name(dest.name + ".tmp")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    shutil.copytree(src, tmp, ignore=shutil.ignore_patterns(STAGE_DONE))
+    if dest.exists():
+        shutil.rmtree(dest)
+    tmp.rename(dest)
+
+
+def last_checkpoint(stage_dir: Path) -> str | None:
+    if not stage_dir.is_dir():
+        return None
+    from transformers.trainer_utils import get_last_checkpoint
+
+    return get_last_checkpoint(str(stage_dir))
+
+
+def data_identity(paths: Sequence[str | Path], rows: Sequence[Any]) -> list[dict[str, Any]]:
+    counts: dict[str, int] = {}
+    for r in rows:
+        counts[r.path] = counts.get(r.path, 0) + 1
+    return [{"path": str(p), "sha256": file_digest(Path(p)), "rows": counts.get(str(p), 0)} for p in paths]
+
+
+def _restore_stage(model: Any, cfg: Any, ref: ModelRef, final_dir: Path) -> Any:
+    """Weights of a finished stage, to continue from without retraining it."""
+    if cfg.method == "lora":
+        from peft import set_peft_model_state_dict
+        from peft.utils import load_peft_weights
+
+        set_peft_model_state_dict(model, load_peft_weights(str(final_dir)))
+        return model
+    return load_model(ref, cfg.dtype, path=final_dir)
+
+
+def run_sft(
+    data: Sequence[str | Path],
+    out: str | Path,
+    cfg: SftTrainConfig,
+    *,
+    overwrite: bool = False,
+    log: Log = print,
+    callbacks: Sequence[Any] = (),
+) -> dict[str, Any]:
+    """Train per the curriculum and write adapter/model, model card and summary under ``out``."""
+    require_hf()
+    try:
+        from datasets import Dataset
+        from trl import SFTConfig, SFTTrainer
+    except ImportError as exc:
+        raise XInstructError(f"SFT needs trl and datasets: {HF_HINT}") from exc
+
+    out = Path(out)
+    rows = load_sft(data)
+    stages = split_stages(rows, cfg.curriculum)
+    ref = resolve_model(cfg.base)
+    data_ids = data_identity(data, rows)
+    run = RunDir(out, "train-sft")
+    fingerprint = {**output_fingerprint(cfg), "data": [d["sha256"] for d in data_ids]}
+    if is_main_process():
+        resumed = run.open(
+            config=config_to_dict(cfg), fingerprint=fingerprint, model=ref.identity(), prompts={}, seed=cfg.seed,
+            overwrite=overwrite,
+        )
+        if not resumed or overwrite or not cfg.resume:
+            for name in ("stage1", "stage2", "mixed", "all", "adapter", "model"):
+                if (out / name).exists():
+                    shutil.rmtree(out / name)
+            (out / "progress.jsonl").unlink(missing_ok=True)
+    wait_for_everyone()
+    log(f"base model: {ref.name} ({ref.format}); {len(rows)} rows; stages: "
+        + ", ".join(f"{n} ({len(part)} rows)" for n, part in stages))
+
+    tokenizer = load_tokenizer(ref)
+    started = time.perf_counter()
+    model = load_model(ref, cfg.dtype)
+    log(f"loaded base model in {time.perf_counter() - started:.1f} s")
+    if cfg.method == "lora":
+        model = apply_lora(model, cfg)
+
+    stage_reports: list[dict[str, Any]] = []
+    for name, part in stages:
+        epochs = {"stage1": cfg.stage1_epochs, "stage2": cfg.stage2_epochs}.get(name, cfg.epochs)
+        report = _train_stage(
+            name, part, epochs, model, tokenizer, cfg, ref, out, log, callbacks, SFTConfig, SFTTrainer, Dataset
+        )
+        model = report.pop("model")
+        stage_reports.append(report)
+
+    artifact = "adapter" if cfg.method == "lora" else "model"
+    copy_artifact(out / stages[-1][0] / "final", out / artifact)
+    summary = {"artifact": str(out / artifact), "stages": stage_reports, "base": ref.identity(), "data": data_ids}
+    if is_main_process():
+        write_model_card(out, kind="sft", base=ref.identity(), data=data_ids, config=config_to_dict(cfg),
+                         stages=stage_reports, artifact=artifact)
+        run.write_summary(summary)
+    log(f"saved {artifact} to {out / artifact}")
+    return summary
+
+
+def _train_stage(
+    name: str,
+    part: list[Conversation],
+    epochs: float,
+    model: Any,
+    tokenizer: Any,
+    cfg: SftTrainConfig,
+    ref: ModelRef,
+    out: Path,
+    log: Log,
+    callbacks: Sequence[Any],
+    SFTConfig: Any,
+    SFTTrainer: Any,
+    Dataset: Any,
+) -> dict[str, Any]:
+    stage_dir = out / name
+    final_dir = stage_dir / "final"
+    if (final_dir / STAGE_DONE).exists():
+        report = json.loads((final_dir / STAGE_DONE).read_text(encoding="utf-8"))
+        log(f"{name}: already trained ({report.get('steps')} steps); continuing from its weights")
+        return {**report, "model": _restore_stage(model, cfg, ref, final_dir)}
+    encoded, stats = encode_rows(tokenizer, part, cfg.max_length, cfg.overlong)
+    if stats.dropped_overlong:
+        log(f"{name}: dropped {stats.dropped_overlong} row(s) longer than {cfg.max_length} tokens "
+            f"(e.g. {stats.dropped_rows[0]}); --overlong truncate keeps them")
+    if stats.truncated:
+        log(f"{name}: truncated {stats.truncated} row(s) to {cfg.max_length} tokens")
+    if not encoded:
+        raise InputError(f"{name}: no rows left after dropping over-length rows (max_length={cfg.max_length})")
+    args = SFTConfig(
+        **trainer_args(cfg, stage_dir, epochs),
+        max_length=cfg.max_length,
+        packing=cfg.packing,
+        dataset_num_proc=None,
+    )
+    first = f"{part[0].path}:row {part[0].row}"
+    trainer = SFTTrainer(
+        model=model,
+        args=args,
+        train_dataset=Dataset.from_list(encoded),
+        processing_class=tokenizer,
+        callbacks=[progress_callback(out / "progress.jsonl", name, first, len(encoded)), *callbacks],
+    )
+    resume = last_checkpoint(stage_dir) if cfg.resume else None
+    if resume:
+        log(f"{name}: resuming from {resume}")
+    log(f"{name}: {len(encoded)} rows, {stats.trained_tokens} assistant tokens of {stats.tokens}, {epochs} epoch(s)")
+    started = time.perf_counter()
+    result = trainer.train(resume_from_checkpoint=resume)
+    seconds = time.perf_counter() - started
+    losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
+    report = {
+        "name": name,
+        "rows": len(encoded),
+        "epochs": epochs,
+        "steps": trainer.state.global_step,
+        "first_loss": losses[0] if losses else None,
+        "final_loss": losses[-1] if losses else None,
+        "train_loss": float(result.training_loss),
+        "seconds": round(seconds, 2),
+        "resumed_from": resume,
+        "encode": stats.to_dict(),
+    }
+    save_trained(trainer, tokenizer, final_dir)
+    if is_main_process():
+        atomic_write_json(final_dir / STAGE_DONE, report)
+    log(f"{name}: {report['steps']} steps, loss {report['first_loss']} -> {report['final_loss']} in {seconds:.1f} s")
+    return {**report, "model": trainer.model}

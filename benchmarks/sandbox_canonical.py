@@ -1,6 +1,6 @@
 """Pass rate of canonical solutions (and fail rate of stub solutions) per language and dataset.
 
-    python benchmarks/sandbox_canonical.py --data /work/shared/benchmarks [--limit N] [--lang L]
+    python benchmarks/sandbox_canonical.py --data /work/shared/benchmarks [--limit N] [--lang L] [--dataset D] [--task ID]
 """
 
 from __future__ import annotations
@@ -20,6 +20,8 @@ def main() -> None:
     ap.add_argument("--data", default=os.environ.get("XINSTRUCT_DATA", "../shared/benchmarks"))
     ap.add_argument("--limit", type=int, default=0, help="tasks per (dataset, language); 0 = all")
     ap.add_argument("--lang", action="append", help="only these languages")
+    ap.add_argument("--dataset", action="append", help="only these datasets (humaneval-x, mbxp, ...)")
+    ap.add_argument("--task", action="append", help="only these task ids (re-run failures)")
     ap.add_argument("--no-wrong", action="store_true", help="skip the stub (wrong) solutions")
     ap.add_argument("--timeout", type=float, default=20.0)
     ap.add_argument("--show-failures", type=int, default=3, help="print this many failures per group")
@@ -27,6 +29,8 @@ def main() -> None:
     tasks, seen = [], collections.Counter()
     for t in canonical_tasks(Path(args.data), set(args.lang) if args.lang else None):
         if args.limit and seen[(t.dataset, t.language)] >= args.limit:
+            continue
+        if (args.dataset and t.dataset not in args.dataset) or (args.task and t.task_id not in args.task):
             continue
         seen[(t.dataset, t.language)] += 1
         tasks.append(t)

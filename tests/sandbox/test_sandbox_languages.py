@@ -8,7 +8,7 @@ from xinstruct.sandbox import LANGUAGES, get_language
 from xinstruct.sandbox.languages import _go_fix_imports, _java_entry
 
 REQUIRED = ["python", "javascript", "typescript", "java", "cpp", "c", "csharp", "go", "rust", "php", "bash",
-            "ruby", "perl", "lua"]
+            "ruby", "perl", "lua", "r", "elixir"]
 
 
 def test_required_languages_present() -> None:
@@ -69,3 +69,16 @@ def test_rust_unfetchable_crates_stripped() -> None:
 def test_php_open_tag_once() -> None:
     files = get_language("php").assemble("<?php\nfunction f() { return 1; }\n?>", "<?php\necho f();")  # type: ignore[union-attr]
     assert files["main.php"].count("<?php") == 1 and "?>" not in files["main.php"]
+
+
+def test_cpp_links_libcrypto_only_when_included() -> None:
+    cpp = get_language("cpp")
+    assert cpp is not None and cpp.binary == "g++"
+    assert "-lcrypto" not in cpp.compile_command({"main.cpp": "#include <cstdio>\nint main() {}"})  # type: ignore[operator]
+    assert "-lcrypto" in cpp.compile_command({"main.cpp": "#include <openssl/md5.h>\nint main() {}"})  # type: ignore[operator]
+
+
+def test_js_stand_in_modules_only_when_required() -> None:
+    js = get_language("javascript")
+    assert "node_modules/js-md5/index.js" in js.assemble("const md5 = require('js-md5');", None)  # type: ignore[union-attr]
+    assert "node_modules/js-md5/index.js" not in js.assemble("console.log(1)", None)  # type: ignore[union-attr]

@@ -54,6 +54,16 @@ PROGRAMS: dict[str, tuple[str, str, str]] = {
             "os.exit(lu.LuaUnit.run())",
             "lu = require('luaunit')\nfunction test_humaneval()\n    lu.assertEquals(add(1, 2), 4)\nend\n"
             "os.exit(lu.LuaUnit.run())"),
+    "r": ("add <- function(a, b) {\n    a + b\n}",
+          "test_humaneval <- function() {\n    candidate <- add\n    stopifnot(isTRUE(all.equal(candidate(1, 2), 3)))\n}\n"
+          "test_humaneval()",
+          "test_humaneval <- function() {\n    candidate <- add\n    stopifnot(isTRUE(all.equal(candidate(1, 2), 4)))\n}\n"
+          "test_humaneval()"),
+    "elixir": ("defmodule HumanEval do\n  def candidate(a, b), do: add(a, b)\n  def add(a, b) do\n    a + b\n  end\nend",
+               "ExUnit.start()\ndefmodule HumanEvalTest do\n  use ExUnit.Case, async: true\n  test 'add' do\n"
+               "    assert 3 == HumanEval.candidate(1, 2)\n  end\nend",
+               "ExUnit.start()\ndefmodule HumanEvalTest do\n  use ExUnit.Case, async: true\n  test 'add' do\n"
+               "    assert 4 == HumanEval.candidate(1, 2)\n  end\nend"),
 }
 
 BROKEN: dict[str, tuple[str, Verdict]] = {
@@ -65,6 +75,8 @@ BROKEN: dict[str, tuple[str, Verdict]] = {
     "typescript": ("function (", Verdict.COMPILE_ERROR),
     "javascript": ("null.x", Verdict.RUNTIME_ERROR),
     "ruby": ("raise 'boom'", Verdict.RUNTIME_ERROR),
+    "r": ("f <- function( {", Verdict.COMPILE_ERROR),
+    "elixir": ("defmodule X do\n def f( do\nend", Verdict.COMPILE_ERROR),
 }
 
 
@@ -102,6 +114,21 @@ def test_aliases_run(sandbox: Sandbox) -> None:
     for alias in ("py", "js", "sh", "rb"):
         r = sandbox.run(Job(alias, {"py": "print(1)", "js": "console.log(1)", "sh": "echo 1", "rb": "puts 1"}[alias]))
         assert r.verdict is Verdict.PASSED and r.stdout.strip() == "1", r.to_dict()
+
+
+def test_bundled_dependencies(sandbox: Sandbox) -> None:
+    """Libraries benchmark solutions use: Boost and OpenSSL (HumanEval-X C++), js-md5 (HumanEval-X JS),
+    Set without require (MBXP Ruby); /etc is the minimal view, never the host's."""
+    cpp = ("#include <boost/any.hpp>\n#include <openssl/md5.h>\n#include <cstdio>\nint main() {"
+           " unsigned char d[16]; MD5((const unsigned char*)\"a\", 1, d); boost::any x = 1;"
+           " printf(\"%02x%d\\n\", d[0], boost::any_cast<int>(x)); }")
+    jobs = [Job("cpp", cpp), Job("javascript", "console.log(require('js-md5')('a'))"),
+            Job("ruby", "puts Set[1, 1].size"), Job("python", "import os; print(sorted(os.listdir('/etc')))")]
+    r = dict(sandbox.run_many(jobs))
+    assert [x.verdict for x in r.values()] == [Verdict.PASSED] * 4, [x.to_dict() for x in r.values()]
+    assert r[0].stdout.strip() == "0c1" and r[1].stdout.strip() == "0cc175b9c0f1b6a831c399e269772661"
+    assert r[2].stdout.strip() == "1"
+    assert "passwd" not in r[3].stdout and "shadow" not in r[3].stdout and "ld.so.cache" in r[3].stdout
 
 
 def test_stdin_and_extra_files(sandbox: Sandbox) -> None:

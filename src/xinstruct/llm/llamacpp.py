@@ -21,10 +21,10 @@ from xinstruct.core.errors import BackendError
 from xinstruct.core.seeds import derive_seed
 from xinstruct.llm.base import (
     MISSING_LOGPROB,
-    PromptTooLong,
     Completion,
     GenerateRequest,
     GenerateResult,
+    PromptTooLong,
     ScoreRequest,
     ScoreResult,
 )

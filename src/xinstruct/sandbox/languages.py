@@ -115,12 +115,29 @@ fs.writeFileSync(process.argv[3], out.outputText);
 """
 
 
+# npm packages benchmark code requires that Debian does not ship, as tiny stand-ins on node's own API
+# (HumanEval-X JavaScript/162 requires js-md5).
+_JS_MODULES: Files = {
+    "node_modules/js-md5/index.js": (
+        "const crypto = require('crypto');\n"
+        "const md5 = (s) => crypto.createHash('md5').update(s).digest('hex');\n"
+        "md5.hex = md5;\nmodule.exports = md5;\n"
+    ),
+}
+
+
+def _js_files(text: str) -> Files:
+    return {k: v for k, v in _JS_MODULES.items() if k.split("/")[1] in text}
+
+
 def _assemble_js(solution: str, tests: str | None) -> Files:
-    return {"main.js": _join(solution, tests), "_prelude.js": _JS_PRELUDE}
+    text = _join(solution, tests)
+    return {"main.js": text, "_prelude.js": _JS_PRELUDE, **_js_files(text)}
 
 
 def _assemble_ts(solution: str, tests: str | None) -> Files:
-    return {"main.ts": _join(solution, tests), "_prelude.js": _JS_PRELUDE, "_tsc.js": _TS_TRANSPILE}
+    text = _join(solution, tests)
+    return {"main.ts": text, "_prelude.js": _JS_PRELUDE, "_tsc.js": _TS_TRANSPILE, **_js_files(text)}
 
 
 # ---------------------------------------------------------------- Java
@@ -286,7 +303,7 @@ def _assemble_go(solution: str, tests: str | None) -> Files:
 
 def _go_compile(files: Files) -> tuple[str, ...]:
     if "main_test.go" in files:
-        return ("go", "test", "-c", "-o", "prog", ".")
+        return ("go", "test", "-c", "-vet=off", "-o", "prog", ".")
     return ("go", "build", "-o", "prog", ".")
 
 
@@ -333,6 +350,12 @@ def _assemble_rust(solution: str, tests: str | None) -> Files:
 def _rust_compile(files: Files) -> tuple[str, ...]:
     harness = ("--test",) if "#[test]" in files["main.rs"] else ()
     return ("rustc", *harness, "--edition", "2021", "-C", "opt-level=1", "-A", "warnings", "-o", "prog", "main.rs")
+
+
+def _cpp_compile(files: Files) -> tuple[str, ...]:
+    """OpenSSL's libcrypto only when the program includes it (HumanEval-X CPP/162 uses MD5)."""
+    crypto = ("-lcrypto",) if re.search(r"#\s*include\s*[<\"]openssl/", files["main.cpp"]) else ()
+    return ("g++", "-std=c++17", "-O1", "-o", "prog", "main.cpp", "-lm", *crypto)
 
 
 def _java_compile(files: Files) -> tuple[str, ...]:
@@ -403,12 +426,13 @@ LANGUAGES: tuple[Language, ...] = (
     Language(
         name="cpp",
         source="main.cpp",
-        compile=("g++", "-std=c++17", "-O1", "-o", "prog", "main.cpp", "-lm"),
+        compile=_cpp_compile,
+        tool="g++",
         artifacts=("prog",),
         run=("./prog",),
         assemble=_simple("main.cpp"),
         version=("g++", "--version"),
-        packages=("g++",),
+        packages=("g++", "libboost-dev", "libssl-dev"),
         failure_markers=("Assertion `",),
         oom_markers=("std::bad_alloc",),
     ),
@@ -493,7 +517,7 @@ LANGUAGES: tuple[Language, ...] = (
     Language(
         name="ruby",
         source="main.rb",
-        run=("ruby", "main.rb"),
+        run=("ruby", "-rset", "main.rb"),  # Set needs require before Ruby 3.2 (MBXP MBRBP/115)
         assemble=_simple("main.rb"),
         version=("ruby", "--version"),
         packages=("ruby",),
@@ -510,6 +534,33 @@ LANGUAGES: tuple[Language, ...] = (
         # MultiPL-E's Perl harness signals a failed assertion with a bare `exit 1`.
         tests_fail_on_nonzero=True,
         oom_markers=("Out of memory",),
+    ),
+    Language(
+        name="r",
+        source="main.r",
+        run=("Rscript", "--vanilla", "main.r"),
+        assemble=_simple("main.r"),
+        version=("Rscript", "--version"),
+        packages=("r-base-core",),
+        # MultiPL-E R tests: stopifnot(isTRUE(all.equal(...))) -> "Error: ... is not TRUE", exit 1
+        failure_markers=("is not TRUE", "are not all TRUE"),
+        oom_markers=("cannot allocate vector",),
+        syntax_markers=("Error: unexpected",),
+    ),
+    Language(
+        name="elixir",
+        source="main.exs",
+        run=("elixir", "main.exs"),
+        assemble=_simple("main.exs"),
+        version=("elixir", "--short-version"),
+        packages=("elixir",),
+        env={"ERL_CRASH_DUMP_SECONDS": "0", "ELIXIR_ERL_OPTIONS": "+sbwt none"},
+        memory="heap",  # the BEAM reserves large virtual ranges: RSS watchdog, no RLIMIT_AS
+        overhead_mb=0,
+        # MultiPL-E Elixir tests: ExUnit prints "Assertion with == failed" and "1 test, 1 failure"
+        failure_markers=("Assertion with", " failure"),
+        oom_markers=("eheap_alloc: Cannot allocate",),
+        syntax_markers=("SyntaxError", "TokenMissingError", "MismatchedDelimiterError"),
     ),
     Language(
         name="lua",

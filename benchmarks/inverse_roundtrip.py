@@ -46,6 +46,7 @@ def main() -> None:
     ap.add_argument("--limit", type=int, default=40)
     ap.add_argument("--samples", type=int, default=10)
     ap.add_argument("--model", default=None)
+    ap.add_argument("--threads", type=int, default=None, help="llama.cpp threads (default: all cores)")
     ap.add_argument("--out", default="runs/roundtrip")
     ap.add_argument("--data", default=None)
     args = ap.parse_args()
@@ -58,7 +59,7 @@ def main() -> None:
             fh.write(json.dumps({"code": full_solution(p), "language": "python", "task_id": p["task_id"]}) + "\n")
 
     model = resolve_model(args.model)
-    engine = LlamaCppBackend(model)
+    engine = LlamaCppBackend(model, n_threads=args.threads)
     t0 = time.perf_counter()
     summary = run_inverse(corpus, out / "inverse", InverseConfig(samples=args.samples, max_chars=20000, max_lines=400),
                           BackendConfig(), ReaderConfig(), backend=engine)

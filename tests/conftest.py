@@ -47,6 +47,24 @@ def llamacpp_backend(embedded_model):
     backend.close()
 
 
+class Borrowed:
+    """Lends the session's backend to code that closes what it is given (CLIs do)."""
+
+    def __init__(self, inner) -> None:
+        self._inner = inner
+
+    def __getattr__(self, name: str):
+        return getattr(self._inner, name)
+
+    def close(self) -> None:
+        pass
+
+
+@pytest.fixture
+def borrowed_llamacpp(llamacpp_backend) -> Borrowed:
+    return Borrowed(llamacpp_backend)
+
+
 class ScriptedBackend:
     """A deterministic stand-in for unit tests of pipeline logic (never for feature proof).
 

@@ -117,11 +117,11 @@ def test_instruct_prompt_wording() -> None:
 
 @pytest.mark.model
 @pytest.mark.slow
-def test_real_model_end_to_end_cli_and_resume(data_env, llamacpp_backend, tmp_path, monkeypatch):
+def test_real_model_end_to_end_cli_and_resume(data_env, borrowed_llamacpp, tmp_path, monkeypatch):
     """Greedy HumanEval+ on the embedded model through the CLI; the second run makes no LLM call."""
     import xinstruct.llm.factory as factory
 
-    monkeypatch.setattr(factory, "make_backend", lambda cfg, model=None: llamacpp_backend)
+    monkeypatch.setattr(factory, "make_backend", lambda cfg, model=None: borrowed_llamacpp)
     out = tmp_path / "he"
     args = ["--benchmark", "humaneval+", "--tasks", "HumanEval/2", "--max-tokens", "128", "--out", str(out)]
     res = CliRunner().invoke(eval_command, args, catch_exceptions=False)

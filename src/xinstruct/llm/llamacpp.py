@@ -63,6 +63,7 @@ class LlamaCppBackend:
             raise BackendError(f"{model.path}: GGUF has no chat template; name an instruct model")
         self.template = ChatTemplate(source=source)
         self.n_ctx = n_ctx
+        self._closed = False
 
     def identity(self) -> dict[str, Any]:
         return {"backend": self.kind, "model_sha256": self.model.sha256, "template_sha256": self.template.sha256}
@@ -75,6 +76,7 @@ class LlamaCppBackend:
             raise PromptTooLong(f"prompt of {n_prompt} tokens + {max_tokens} reply tokens exceeds n_ctx={self.n_ctx}")
 
     def generate(self, requests: Sequence[GenerateRequest]) -> Iterator[tuple[int, GenerateResult]]:
+        self._check_open()
         for index, request in enumerate(requests):
             yield index, self._generate_one(request)
 
@@ -127,6 +129,7 @@ class LlamaCppBackend:
         return np.ctypeslib.as_array(ptr, shape=(n_vocab,)).astype(np.float64)
 
     def first_token_logprobs(self, requests: Sequence[ScoreRequest]) -> Iterator[tuple[int, ScoreResult]]:
+        self._check_open()
         for index, request in enumerate(requests):
             prompt = self.template.render(request.messages, request.prefix)
             tokens = self._tokens(prompt)
@@ -166,4 +169,11 @@ class LlamaCppBackend:
         return total if math.isfinite(total) else None
 
     def close(self) -> None:
-        self.llm.close()
+        """Free the model; later calls raise instead of crashing in native code."""
+        if not self._closed:
+            self._closed = True
+            self.llm.close()
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise BackendError("this llama.cpp backend was closed")

@@ -1,0 +1,106 @@
+"""Yield of ``xinstruct agents`` on the embedded model: per-language proposed / admitted / passed,
+tokens per kept sample and time, for centralized vs parallel collaboration and for memory +
+reflection on vs off. One llama.cpp instance serves every configuration; the seed-stage calls
+(identical prompts and seeds) are shared between configurations by copying the call cache.
+
+    python benchmarks/agents_yield.py --out runs/bench-agents --rounds 3          # full (slow)
+    python benchmarks/agents_yield.py --out runs/bench-agents --rounds 1 --limit 7 # what fits in ~1 h
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sqlite3
+import time
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from xinstruct.agents.config import AgentsConfig
+from xinstruct.agents.pipeline import AgentsRun, summary_table
+from xinstruct.agents.profiles import DEFAULT_LANGUAGES
+from xinstruct.core.config import build_config
+from xinstruct.llm.llamacpp import LlamaCppBackend
+from xinstruct.models import resolve_model
+
+CONFIGS: dict[str, dict[str, Any]] = {
+    "centralized": {"mode": "centralized"},
+    "parallel": {"mode": "parallel"},
+    "centralized-no-memory-no-reflection": {"mode": "centralized", "memory": False, "reflection": False},
+}
+
+
+def copy_cache(src: Path, dst: Path) -> None:
+    """Seed the destination's call cache with the source's finished calls (keys are exact)."""
+    if not src.exists() or dst.exists():
+        return
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    with sqlite3.connect(src) as a, sqlite3.connect(dst) as b:
+        a.backup(b)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--input", default="examples/agents/seed.jsonl")
+    ap.add_argument("--out", default="runs/bench-agents")
+    ap.add_argument("--languages", default=",".join(DEFAULT_LANGUAGES))
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--limit", type=int, default=None)
+    ap.add_argument("--configs", default=",".join(CONFIGS))
+    ap.add_argument("--dpo-samples", type=int, default=0)
+    ap.add_argument("--memory-size", type=int, default=4)
+    ap.add_argument("--critics", type=int, default=1)
+    ap.add_argument("--solution-tokens", type=int, default=256)
+    ap.add_argument("--tests-tokens", type=int, default=160)
+    ap.add_argument("--instruction-tokens", type=int, default=96)
+    ap.add_argument("--threads", type=int, default=None)
+    args = ap.parse_args()
+
+    console = Console(stderr=True)
+    out = Path(args.out)
+    backend = LlamaCppBackend(resolve_model(None), n_ctx=4096, n_threads=args.threads)
+    model = resolve_model(None)
+    results: dict[str, Any] = {}
+    first_cache: Path | None = None
+    for name in args.configs.split(","):
+        values = {
+            "languages": args.languages, "rounds": args.rounds, "limit": args.limit, "dpo_samples": args.dpo_samples,
+            "memory_size": args.memory_size, "critics": args.critics, "solution_tokens": args.solution_tokens,
+            "tests_tokens": args.tests_tokens, "instruction_tokens": args.instruction_tokens,
+            "critique_tokens": 64, **CONFIGS[name],
+        }
+        cfg = build_config(AgentsConfig, values, where=name)
+        run_dir = out / name
+        if first_cache is not None:
+            copy_cache(first_cache, run_dir / "llm-cache.sqlite")
+        started = time.perf_counter()
+        summary = AgentsRun(cfg, args.input, run_dir, backend, model_identity=model.identity(), console=console).execute()
+        summary["bench_wall_seconds"] = round(time.perf_counter() - started, 1)
+        results[name] = summary
+        first_cache = first_cache or run_dir / "llm-cache.sqlite"
+        console.print(summary_table(summary))
+        (out / "results.json").write_text(json.dumps({"args": vars(args), "results": results}, indent=2) + "\n")
+    backend.close()
+
+    print("\n| config | stage | proposed | passed | kept | pass rate | mean total | tokens/kept | new tokens | wall s |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for name, s in results.items():
+        for stage, st in s["by_stage"].items():
+            rate = st.get("passed", 0) / st["proposed"] if st.get("proposed") else 0
+            print(f"| {name} | {stage} | {st.get('proposed', 0)} | {st.get('passed', 0)} | {st.get('kept', 0)} | {rate:.2f} | | | | |")
+        t = s["totals"]
+        totals = [r["mean_scores"].get("total") for r in s["per_language"].values() if r["mean_scores"].get("total")]
+        mean_total = f"{sum(totals) / len(totals):.2f}" if totals else "-"
+        print(f"| {name} | all | {t['proposed']} | {t['passed']} | {t['kept']} | {s['pass_rate']} | {mean_total} | "
+              f"{s['tokens_per_kept']} | {t['new_tokens']} | {s['bench_wall_seconds']} |")
+    print("\nper language (proposed/admitted/passed/kept):")
+    for name, s in results.items():
+        cells = ", ".join(f"{lang} {r['proposed']}/{r['admitted']}/{r['passed']}/{r['kept']}"
+                          for lang, r in s["per_language"].items())
+        print(f"- {name}: {cells}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,76 @@
+"""One LLM call at a time, with per-call seeds and token accounting for progress and summary."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from xinstruct.core.seeds import derive_seed
+from xinstruct.llm.base import Backend, GenerateRequest, Message, SamplingParams
+
+
+@dataclass
+class Meter:
+    """Tokens generated for one unit of work (cached calls count in ``tokens``, not ``new_tokens``)."""
+
+    tokens: int = 0
+    new_tokens: int = 0
+    prompt_tokens: int = 0
+    calls: int = 0
+    cached_calls: int = 0
+
+    def add(self, other: Meter) -> None:
+        for name in ("tokens", "new_tokens", "prompt_tokens", "calls", "cached_calls"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """A task's prompt: chat messages plus the prefilled start of the reply."""
+
+    messages: tuple[Message, ...]
+    prefix: str = ""
+    stop: tuple[str, ...] = ()
+
+
+@dataclass
+class Caller:
+    """Wraps a (cached) backend; every call's seed comes from the run seed and the call's identity."""
+
+    backend: Backend
+    run_seed: int
+    meter: Meter = field(default_factory=Meter)
+
+    def complete(
+        self,
+        rendered: Rendered,
+        *,
+        keys: Sequence[Any],
+        max_tokens: int,
+        temperature: float,
+        n: int = 1,
+    ) -> list[str]:
+        """Completion texts (without the prefix)."""
+        params = SamplingParams(
+            n=n,
+            temperature=temperature,
+            top_p=0.95 if temperature > 0 else 1.0,
+            max_tokens=max_tokens,
+            stop=rendered.stop,
+            repetition_penalty=1.05,
+            seed=derive_seed(self.run_seed, *keys),
+        )
+        request = GenerateRequest(messages=rendered.messages, params=params, prefix=rendered.prefix)
+        before = getattr(self.backend, "new_calls", None)
+        results = list(self.backend.generate([request]))
+        _, result = results[0]
+        cached = before is not None and getattr(self.backend, "new_calls", 0) == before
+        self.meter.calls += 1
+        self.meter.tokens += result.completion_tokens
+        self.meter.prompt_tokens += result.prompt_tokens
+        if cached:
+            self.meter.cached_calls += 1
+        else:
+            self.meter.new_tokens += result.completion_tokens
+        return [c.text for c in result.completions]

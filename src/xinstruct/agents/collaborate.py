@@ -1,0 +1,257 @@
+"""How samples are made: seed samples from code (Ds1, Ds2) and collaboration-round samples.
+
+Every function here reads the team's state (memories, reflections) and makes LLM calls, but never
+changes the state: the run loop applies finished samples in a fixed order, which is what makes a
+resumed run rebuild exactly the memories of an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from xinstruct.agents.calls import Caller
+from xinstruct.agents.config import AgentsConfig
+from xinstruct.agents.memory import Memory
+from xinstruct.agents.profiles import Profile, get_profile
+from xinstruct.agents.scorer import merits_and_faults, score_sample
+from xinstruct.agents.tasks import (
+    CodeTask,
+    CritiqueTask,
+    InstructionTask,
+    TestsTask,
+    clip,
+    load_prompts,
+    profile_vars,
+)
+from xinstruct.agents.verify import verify
+from xinstruct.core.records import Record
+from xinstruct.core.seeds import derive_seed
+from xinstruct.sandbox import Limits, Sandbox
+
+MAX_FAULTS = 3
+
+
+@dataclass
+class Agent:
+    """One language agent: profile, generation memory, recent faults (reflection) and seed snippets."""
+
+    profile: Profile
+    memory: Memory
+    faults: deque[str] = field(default_factory=lambda: deque(maxlen=MAX_FAULTS))
+    snippets: list[Record] = field(default_factory=list)
+
+    @property
+    def language(self) -> str:
+        return self.profile.language
+
+
+@dataclass
+class Team:
+    cfg: AgentsConfig
+    caller: Caller
+    sandbox: Sandbox
+    agents: dict[str, Agent]
+    inputs: list[Record]
+
+    @property
+    def limits(self) -> Limits:
+        return Limits(timeout=self.cfg.exec_timeout)
+
+    def reflection(self, agent: Agent) -> str:
+        """Merits of the best remembered sample and the latest faults, for the agent's next prompt."""
+        if not self.cfg.reflection:
+            return ""
+        lines = []
+        top = agent.memory.top(1)
+        if top:
+            merits, _ = merits_and_faults(top[0].get("scores"))
+            if merits:
+                lines.append(f"Reviewers liked: {', '.join(merits)}.")
+        if agent.faults:
+            lines.append("Avoid these problems of earlier samples: " + "; ".join(dict.fromkeys(agent.faults)) + ".")
+        return "\n".join(lines)
+
+
+def new_sample(unit: str, stage: str, agent: Agent, round_no: int) -> dict[str, Any]:
+    return {
+        "id": unit, "stage": stage, "round": round_no, "agent": agent.language, "language": agent.language,
+        "instruction": None, "solution": None, "tests": None, "parents": [], "evolution": None,
+        "critiques": [], "verdict": None, "verdict_message": "", "scores": None, "score_raw": None,
+        "error": None, "raw": {},
+    }
+
+
+# ----------------------------------------------------------------------------- shared steps
+def write_solution(team: Team, agent: Agent, sample: dict[str, Any], prompt: str, values: dict[str, Any]) -> bool:
+    task = CodeTask(prompt, agent.profile)
+    text = team.caller.complete(
+        task.format_input(values), keys=(sample["id"], prompt), max_tokens=team.cfg.solution_tokens,
+        temperature=team.cfg.temperature,
+    )[0]
+    out = task.format_output(text)
+    sample["raw"][prompt] = text
+    sample["solution"] = out["solution"]
+    if out["solution"] is None:
+        sample["error"] = out["error"]
+        return False
+    return True
+
+
+def write_instruction(team: Team, sample: dict[str, Any], prompt: str, values: dict[str, Any]) -> str | None:
+    task = InstructionTask(prompt)
+    text = team.caller.complete(
+        task.format_input(values), keys=(sample["id"], prompt), max_tokens=team.cfg.instruction_tokens,
+        temperature=team.cfg.temperature,
+    )[0]
+    sample["raw"][prompt] = text
+    return task.format_output(text)["instruction"]
+
+
+def test_and_score(team: Team, agent: Agent, sample: dict[str, Any]) -> dict[str, Any]:
+    """Tests, sandbox verdict and reflection score for a sample that has instruction and solution."""
+    values = {**profile_vars(agent.profile), "instruction": sample["instruction"], "solution": sample["solution"]}
+    task = TestsTask(agent.profile)
+    text = team.caller.complete(
+        task.format_input(values), keys=(sample["id"], "tests"), max_tokens=team.cfg.tests_tokens,
+        temperature=team.cfg.temperature,
+    )[0]
+    sample["raw"]["tests"] = text
+    out = task.format_output(text)
+    sample["tests"] = out["tests"]
+    if out["tests"] is None:
+        sample["error"] = out["error"]
+        return sample
+    result = verify(team.sandbox, agent.language, sample["solution"], sample["tests"], team.limits)
+    sample["verdict"], sample["verdict_message"] = result["verdict"], result["message"]
+    if team.cfg.reflection:
+        scored = score_sample(team.caller, agent.profile, sample, sample["id"], team.cfg.score_tokens)
+        sample["scores"], sample["score_raw"] = scored["scores"], scored["raw"]
+    return sample
+
+
+# ----------------------------------------------------------------------------- seed stage
+def seed_method(run_seed: int, record_id: str) -> str:
+    """Ds1 (instruction first) or Ds2 (response first), split evenly by record identity."""
+    return ("ds1", "ds2")[derive_seed(run_seed, "method", record_id) % 2]
+
+
+def seed_unit(team: Team, agent: Agent, record: Record, unit: str) -> dict[str, Any]:
+    method = seed_method(team.cfg.seed, record.id)
+    sample = new_sample(unit, f"seed-{method}", agent, 0)
+    sample["parents"] = [{"id": record.id, "agent": agent.language, "language": agent.language, "kind": "snippet"}]
+    values = {**profile_vars(agent.profile), "code": clip(str(record.data["code"]), 1500)}
+    if method == "ds1":
+        sample["instruction"] = write_instruction(team, sample, "instruction_from_code", values)
+        if sample["instruction"] is None:
+            sample["error"] = "no_instruction"
+            return sample
+        if not write_solution(team, agent, sample, "solution", {**values, "instruction": sample["instruction"]}):
+            return sample
+    else:
+        if not write_solution(team, agent, sample, "response_from_code", values):
+            return sample
+        sample["instruction"] = write_instruction(
+            team, sample, "instruction_from_response", {**values, "solution": sample["solution"]}
+        )
+        if sample["instruction"] is None:
+            sample["error"] = "no_instruction"
+            return sample
+    return test_and_score(team, agent, sample)
+
+
+# ----------------------------------------------------------------------------- rounds
+def example(team: Team, agent: Agent, round_no: int, role: str) -> dict[str, Any]:
+    """A sample from the agent's memory (top 3, chosen by seed), or a seed snippet without memory."""
+    seed = derive_seed(team.cfg.seed, "pick", round_no, agent.language, role)
+    items = agent.memory.top(3) if team.cfg.memory else []
+    if items:
+        item = items[seed % len(items)]
+        return {"id": item["id"], "agent": agent.language, "language": item["language"], "kind": "memory",
+                "text": clip(str(item["instruction"]), 500)}
+    pool = agent.snippets or team.inputs
+    rec = pool[seed % len(pool)]
+    lang = str(rec.data.get("language") or agent.language)
+    return {"id": rec.id, "agent": agent.language, "language": lang, "kind": "snippet",
+            "text": "A task solved by this code:\n```" + lang + "\n" + clip(str(rec.data["code"]).strip(), 600) + "\n```"}
+
+
+def teammates(team: Team, lang: str, round_no: int) -> list[str]:
+    """Other agents in an order fixed by the seed (critics, peers)."""
+    others = [x for x in team.agents if x != lang]
+    return sorted(others, key=lambda x: derive_seed(team.cfg.seed, "mate", round_no, lang, x))
+
+
+def _parent(ex: dict[str, Any]) -> dict[str, Any]:
+    return {k: ex[k] for k in ("id", "agent", "language", "kind")}
+
+
+def _propose(team: Team, agent: Agent, sample: dict[str, Any], round_no: int, peer: dict[str, Any] | None) -> str | None:
+    own = example(team, agent, round_no, "own")
+    ops = list(load_prompts()["evolutions"])
+    op = ops[derive_seed(team.cfg.seed, "evolve", round_no, agent.language) % len(ops)]
+    if op == "port" and peer is None:
+        op = "difficulty"
+    disp = agent.profile.display
+    lines = [f"1. ({disp}) {own['text']}"]
+    if peer is not None:
+        lines.append(f"2. ({get_profile(peer['language']).display}) {peer['text']}")
+    peer_display = get_profile(peer["language"]).display if peer else disp
+    evolution = load_prompts()["evolutions"][op].format(display=disp, peer_display=peer_display)
+    sample["evolution"] = op
+    sample["parents"] = [_parent(own)] + ([_parent(peer)] if peer else [])
+    values = {**profile_vars(agent.profile), "examples": "\n".join(lines), "reflection": team.reflection(agent),
+              "evolution": evolution}
+    return write_instruction(team, sample, "propose", values)
+
+
+def centralized_unit(team: Team, lang: str, round_no: int, unit: str) -> dict[str, Any]:
+    """Main agent ``lang`` proposes, teammates critique from their own memories, the main agent finalizes."""
+    agent = team.agents[lang]
+    sample = new_sample(unit, "centralized", agent, round_no)
+    critics = teammates(team, lang, round_no)[: team.cfg.critics]
+    peers = [example(team, team.agents[c], round_no, "peer") for c in critics]
+    draft = _propose(team, agent, sample, round_no, peers[0] if peers else None)
+    if draft is None:
+        sample["error"] = "no_instruction"
+        return sample
+    sample["parents"] = [sample["parents"][0], *(_parent(p) for p in peers)]
+    critiques = []
+    for critic, peer in zip(critics, peers, strict=True):
+        task = CritiqueTask()
+        values = {**profile_vars(agent.profile), "critic_display": get_profile(critic).display,
+                  "instruction": draft, "critic_example": clip(peer["text"], 300)}
+        text = team.caller.complete(
+            task.format_input(values), keys=(unit, "critique", critic), max_tokens=team.cfg.critique_tokens,
+            temperature=team.cfg.temperature,
+        )[0]
+        parsed = task.format_output(text)
+        if parsed["critique"]:
+            critiques.append({"agent": critic, "text": parsed["critique"]})
+    sample["critiques"] = critiques
+    sample["draft"] = draft
+    final = None
+    if critiques:
+        values = {**profile_vars(agent.profile), "instruction": draft,
+                  "critiques": "\n".join(f"- ({get_profile(c['agent']).display} agent) {c['text']}" for c in critiques)}
+        final = write_instruction(team, sample, "finalize", values)
+    sample["instruction"] = final or draft
+    if not write_solution(team, agent, sample, "solution", {**profile_vars(agent.profile), "instruction": sample["instruction"]}):
+        return sample
+    return test_and_score(team, agent, sample)
+
+
+def parallel_unit(team: Team, lang: str, round_no: int, unit: str) -> dict[str, Any]:
+    """Agent ``lang`` proposes on its own from its memory and one teammate's sample (merged by the loop)."""
+    agent = team.agents[lang]
+    sample = new_sample(unit, "parallel", agent, round_no)
+    mates = teammates(team, lang, round_no)
+    peer = example(team, team.agents[mates[0]], round_no, "peer") if mates else None
+    sample["instruction"] = _propose(team, agent, sample, round_no, peer)
+    if sample["instruction"] is None:
+        sample["error"] = "no_instruction"
+        return sample
+    if not write_solution(team, agent, sample, "solution", {**profile_vars(agent.profile), "instruction": sample["instruction"]}):
+        return sample
+    return test_and_score(team, agent, sample)

@@ -1,0 +1,112 @@
+"""Language agent profiles: what each agent is told about its language and how its code is tested.
+
+The sandbox appends the tests to the solution (see ``xinstruct.sandbox.languages``), so each
+profile says what shape both must have, and prefills the start of the code so the weak model
+writes the right scaffolding (a ``Main`` class in Java, ``main()`` in C++ ...).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from xinstruct.core.languages import display_name, normalize_language
+
+DEFAULT_LANGUAGES: tuple[str, ...] = ("python", "java", "cpp", "csharp", "typescript", "php", "bash")
+
+
+@dataclass(frozen=True)
+class Profile:
+    language: str
+    display: str
+    solution_hint: str
+    test_hint: str
+    solution_prefix: str = ""
+    """Code the solution starts with (prefilled after the opening fence)."""
+    tests_prefix: str = ""
+    tests_marker: str = ""
+    """Where a single block holding solution and tests is split (the tests start here)."""
+
+    @property
+    def task_definition(self) -> str:
+        return (
+            f"You are the {self.display} agent of a team that writes programming exercises. Each exercise "
+            f"has a clear task, a {self.display} solution and unit tests that check it."
+        )
+
+
+_PROFILES: dict[str, Profile] = {
+    p.language: p
+    for p in (
+        Profile(
+            "python", "Python",
+            "Define functions only; no input(), no printing, no tests.",
+            "Write plain top-level `assert` statements (no unittest, no functions).",
+            tests_prefix="assert ",
+            tests_marker="\nassert ",
+        ),
+        Profile(
+            "java", "Java",
+            "Write `class Solution` (not public) with static methods; no main method.",
+            "Write `public class Main` whose main method calls Solution's static methods and throws "
+            "`new AssertionError()` when a result is wrong.",
+            solution_prefix="import java.util.*;\n\nclass Solution {\n",
+            tests_prefix="public class Main {\n    public static void main(String[] args) {\n",
+            tests_marker="public class Main",
+        ),
+        Profile(
+            "cpp", "C++",
+            "Write functions only, with their #include lines; no main function.",
+            "Write `int main()` that checks results with `assert(...)` and returns 0.",
+            solution_prefix="#include <bits/stdc++.h>\nusing namespace std;\n\n",
+            tests_prefix="#include <cassert>\n\nint main() {\n",
+            tests_marker="int main(",
+        ),
+        Profile(
+            "csharp", "C#",
+            "Write `class Solution` with public static methods; no Main method.",
+            "Write `class Program` with `static void Main()` that checks Solution's results with "
+            "`Debug.Assert(...)`.",
+            solution_prefix="using System;\nusing System.Collections.Generic;\nusing System.Linq;\n\nclass Solution {\n",
+            tests_prefix="class Program {\n    static void Main() {\n",
+            tests_marker="class Program",
+        ),
+        Profile(
+            "typescript", "TypeScript",
+            "Write typed functions only; no console output, no tests.",
+            "Write top-level checks `console.assert(expr, \"message\");` with concrete expected values.",
+            tests_prefix="console.assert(",
+            tests_marker="\nconsole.assert(",
+        ),
+        Profile(
+            "php", "PHP",
+            "Write PHP functions only; no echo, no tests.",
+            "Write checks like `if (f(2) !== 4) { throw new Exception(\"Test failed\"); }`.",
+            solution_prefix="<?php\n",
+            tests_prefix="if (",
+            tests_marker="\nif (",
+        ),
+        Profile(
+            "bash", "Bash",
+            "Write bash functions that print their result with echo; do not read input.",
+            "Write checks like `[ \"$(f 2)\" = \"4\" ] || { echo \"Test failed\"; exit 1; }`.",
+            solution_prefix="#!/bin/bash\n",
+            tests_prefix="[ \"$(",
+            tests_marker="\n[ ",
+        ),
+    )
+}
+
+
+def get_profile(language: str) -> Profile:
+    """The tuned profile, or a generic one for any other sandbox language."""
+    canonical = normalize_language(language) or language.strip().lower()
+    found = _PROFILES.get(canonical)
+    if found is not None:
+        return found
+    display = display_name(canonical)
+    return Profile(
+        canonical, display,
+        "Write the functions only; no input reading, no tests.",
+        f"Write {display} test code that calls the functions, checks concrete expected values and fails "
+        "(throws or exits non-zero) when a result is wrong.",
+    )

@@ -1,0 +1,185 @@
+"""LLM tasks as pure ``format_input(row) -> Rendered`` / ``format_output(text, row) -> fields`` pairs.
+
+Parsing never raises: a reply that cannot be used gives ``None`` fields next to the raw text, so
+the loop can count the failure by reason and keep going (the 0.5B model often breaks formats).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import yaml
+
+from xinstruct.agents.calls import Rendered
+from xinstruct.agents.profiles import Profile
+from xinstruct.core.languages import normalize_language
+
+PROMPT_FILES = ("seed.yaml", "code.yaml", "evolve.yaml", "scorer.yaml")
+MAX_INSTRUCTION_CHARS = 1500
+MIN_INSTRUCTION_CHARS = 15
+_LIST_LEAD = re.compile(r"\A\d+[.:)]\s*(\([^)\n]{1,20}\)\s*)?")
+# Where a solution reply starts writing its own tests (they are asked for separately).
+_TESTS_START = re.compile(
+    r"^(?:(?:#|//)\s*(?:unit\s+)?(?:tests?|testing|example usage)\b|def test_|if __name__ == )", re.I | re.M
+)
+
+
+@cache
+def load_prompts() -> dict[str, Any]:
+    """All prompt templates, merged from the YAML files shipped with the package."""
+    out: dict[str, Any] = {}
+    for name in PROMPT_FILES:
+        text = resources.files("xinstruct.agents").joinpath(f"prompts/{name}").read_text(encoding="utf-8")
+        out.update(yaml.safe_load(text))
+    return out
+
+
+def prompt_hashes() -> dict[str, str]:
+    """sha256 of each prompt file, for the run manifest."""
+    out = {}
+    for name in PROMPT_FILES:
+        data = resources.files("xinstruct.agents").joinpath(f"prompts/{name}").read_bytes()
+        out[f"agents/{name}"] = hashlib.sha256(data).hexdigest()
+    return out
+
+
+def profile_vars(profile: Profile) -> dict[str, str]:
+    return {
+        "display": profile.display,
+        "lang": profile.language,
+        "task_definition": profile.task_definition,
+        "solution_hint": profile.solution_hint,
+        "test_hint": profile.test_hint,
+    }
+
+
+def render(name: str, values: Mapping[str, Any], *, prefix: str | None = None, stop: tuple[str, ...] = ()) -> Rendered:
+    """Fill a prompt template; ``prefix`` overrides the template's reply prefix."""
+    spec = load_prompts()[name]
+    messages = []
+    if spec.get("system"):
+        messages.append({"role": "system", "content": spec["system"].format(**values).strip()})
+    messages.append({"role": "user", "content": spec["user"].format(**values).strip()})
+    reply_prefix = prefix if prefix is not None else spec.get("prefix", "").format(**values)
+    return Rendered(messages=tuple(messages), prefix=reply_prefix, stop=stop)
+
+
+def clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit].rstrip() + "\n..."
+
+
+# ----------------------------------------------------------------------------- instructions
+def parse_instruction(text: str) -> str | None:
+    """The task text: code fences cut off, a repeated 'Task:' label dropped; None when too short."""
+    body = text.split("```", 1)[0]
+    body = re.sub(r"^\s*(\*\*)?task:?(\*\*)?:?\s*", "", body.strip(), flags=re.I).strip()
+    body = _LIST_LEAD.sub("", body)  # "3. (Python) ..." when the model continues the example list
+    body = re.sub(r"\n{3,}", "\n\n", body)
+    if len(body) < MIN_INSTRUCTION_CHARS:
+        return None
+    return body[:MAX_INSTRUCTION_CHARS].rstrip()
+
+
+@dataclass(frozen=True)
+class InstructionTask:
+    """Writes a task statement (from code, from a solution, by evolving memory, or finalizing)."""
+
+    prompt: str
+
+    def format_input(self, row: Mapping[str, Any]) -> Rendered:
+        return render(self.prompt, row)
+
+    def format_output(self, text: str, row: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        return {"instruction": parse_instruction(text), "raw": text}
+
+
+# ----------------------------------------------------------------------------- code
+def _cut_fence(text: str) -> str:
+    """Code up to the closing fence (the stop string usually removes it already)."""
+    text = re.sub(r"\A[ \t]*```[^\n]*\n", "", text)  # the model re-opened the prefilled fence
+    m = re.search(r"^[ \t]*```", text, re.M)
+    return text[: m.start()] if m else text
+
+
+def _cut_at_marker(code: str, marker: str) -> str:
+    """Drop tests the model appended to a solution (the tests are asked for separately)."""
+    m = _TESTS_START.search(code)
+    if m and m.start() > 0:
+        code = code[: m.start()]
+    if not marker:
+        return code
+    at = code.find(marker.lstrip("\n"))
+    while at > 0 and code[at - 1] != "\n":
+        at = code.find(marker.lstrip("\n"), at + 1)
+    return code[:at] if at > 0 else code
+
+
+def wrong_fence_language(text: str, language: str) -> bool:
+    """True when the reply opened a fence tagged with another known language."""
+    for tag in re.findall(r"^[ \t]*```[ \t]*([^\s`]+)", text, re.M):
+        found = normalize_language(tag)
+        if found and found != language:
+            return True
+    return False
+
+
+@dataclass(frozen=True)
+class CodeTask:
+    """Writes a solution; the reply is prefilled with the opening fence and the profile's scaffold."""
+
+    prompt: str
+    profile: Profile
+
+    def format_input(self, row: Mapping[str, Any]) -> Rendered:
+        p = self.profile
+        return render(self.prompt, row, prefix=f"```{p.language}\n{p.solution_prefix}", stop=("\n```",))
+
+    def format_output(self, text: str, row: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        if wrong_fence_language(text, self.profile.language):
+            return {"solution": None, "raw": text, "error": "wrong_language"}
+        code = _cut_at_marker(self.profile.solution_prefix + _cut_fence(text), self.profile.tests_marker).rstrip()
+        if len(code.strip()) <= len(self.profile.solution_prefix.strip()) + 5:
+            return {"solution": None, "raw": text, "error": "no_solution"}
+        return {"solution": code, "raw": text, "error": None}
+
+
+@dataclass(frozen=True)
+class TestsTask:
+    """Writes unit tests for a solution, starting from the profile's test scaffold."""
+
+    __test__ = False  # not a pytest class
+
+    profile: Profile
+
+    def format_input(self, row: Mapping[str, Any]) -> Rendered:
+        p = self.profile
+        return render("tests", row, prefix=f"```{p.language}\n{p.tests_prefix}", stop=("\n```",))
+
+    def format_output(self, text: str, row: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        if wrong_fence_language(text, self.profile.language):
+            return {"tests": None, "raw": text, "error": "wrong_language"}
+        body = _cut_fence(text)
+        if self.profile.tests_prefix.endswith(" "):
+            body = body.lstrip(" ")  # the reply often repeats the space the prefix ends with
+        tests = (self.profile.tests_prefix + body).rstrip()
+        if len(tests.strip()) <= len(self.profile.tests_prefix.strip()) + 3:
+            return {"tests": None, "raw": text, "error": "no_tests"}
+        return {"tests": tests, "raw": text, "error": None}
+
+
+@dataclass(frozen=True)
+class CritiqueTask:
+    """A teammate's one-or-two sentence suggestion."""
+
+    def format_input(self, row: Mapping[str, Any]) -> Rendered:
+        return render("critique", row)
+
+    def format_output(self, text: str, row: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        body = text.split("```", 1)[0].strip()
+        return {"critique": body[:400] if len(body) >= 10 else None, "raw": text}

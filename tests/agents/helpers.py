@@ -1,0 +1,59 @@
+"""Scripted replies that play each agents task by recognising its prompt (pipeline-logic tests only)."""
+
+from __future__ import annotations
+
+import re
+import zlib
+
+from xinstruct.llm.base import GenerateRequest
+
+GOOD_SCORE = '4, "relevance": 4, "difficulty": 3, "correctness": 5, "clarity": 4, "comments": 2, "ease_of_learning": 4, "total": 4'
+
+
+def role(req: GenerateRequest) -> str:
+    user = req.messages[-1]["content"]
+    if req.prefix.startswith('{"consistency"'):
+        return "score"
+    if "Write 3 to 5 unit tests" in user:
+        return "tests"
+    if "suggest one concrete improvement" in user:
+        return "critique"
+    if req.prefix.startswith("```"):
+        return "solution"
+    return "instruction"
+
+
+def python_reply(req: GenerateRequest, i: int) -> str:
+    """Valid Python: a function named after the prompt's hash, tests that pass, parseable scores."""
+    user = req.messages[-1]["content"]
+    r = role(req)
+    if r == "score":
+        return GOOD_SCORE
+    if r == "critique":
+        return "Handle the empty list as well."
+    if r == "solution":
+        name = "f_" + str(zlib.crc32(user.encode()) % 10_000)
+        return f"def {name}(x):\n    return x * 2\n"
+    if r == "tests":
+        name = re.search(r"def (f_\d+)", user)
+        fn = name.group(1) if name else "missing"
+        return f"{fn}(2) == 4\nassert {fn}(0) == 0\n"
+    words = " ".join(w for w in re.findall(r"[a-z]+", user)[:12])
+    return f"Write a function that doubles a number, variant {zlib.crc32(user.encode()) % 997} ({words})."
+
+
+class Crash(RuntimeError):
+    """Stands for a kill in the middle of a run."""
+
+
+def crashing_after(n: int, reply=python_reply):
+    """A reply function that raises on its (n+1)-th call."""
+    count = {"calls": 0}
+
+    def inner(req: GenerateRequest, i: int) -> str:
+        count["calls"] += 1
+        if count["calls"] > n:
+            raise Crash(f"killed after {n} calls")
+        return reply(req, i)
+
+    return inner

@@ -1,0 +1,79 @@
+"""The real embedded model and the real sandbox, through the CLI: a tiny run, then a resume."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from xinstruct.cli import cli
+from xinstruct.sandbox import Job, Sandbox, available_languages
+
+pytestmark = [pytest.mark.model, pytest.mark.slow]
+
+ARGS = [
+    "--languages", "python,bash", "--rounds", "1", "--memory-size", "4", "--limit", "2", "--mode", "parallel",
+    "--dpo-samples", "1", "--instruction-tokens", "64", "--solution-tokens", "128", "--tests-tokens", "96",
+    "--score-tokens", "64", "--seed", "3",
+]
+
+
+def _rows(path: Path) -> list[dict]:
+    return [json.loads(x) for x in path.read_text().splitlines() if x.strip()]
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory, embedded_model):
+    pytest.importorskip("llama_cpp")
+    if not {"python", "bash"} <= set(available_languages()):
+        pytest.skip("needs python and bash in the sandbox")
+    out = tmp_path_factory.mktemp("agents") / "run"
+    seed = Path(__file__).resolve().parents[2] / "examples" / "agents" / "seed.jsonl"
+    result = CliRunner().invoke(cli, ["agents", str(seed), "--out", str(out), *ARGS], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return seed, out
+
+
+def test_files_and_consistent_counts(tiny_run):
+    _, out = tiny_run
+    for name in ("sft.jsonl", "rejected.jsonl", "dpo.jsonl", "summary.json", "run.json",
+                 "memory/python.json", "memory/bash.json"):
+        assert (out / name).exists(), name
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["totals"]["proposed"] == 2 + 2  # two seed snippets + one round of two agents
+    sft, rejected = _rows(out / "sft.jsonl"), _rows(out / "rejected.jsonl")
+    for lang, row in summary["per_language"].items():
+        assert row["proposed"] == row["kept"] + row["rejected_total"], lang
+        assert row["kept"] <= row["passed"] and row["admitted"] <= row["kept"] and row["memory_size"] <= 4
+        assert row["kept"] == sum(1 for r in sft if r["language"] == lang)
+        assert row["rejected_total"] == sum(1 for r in rejected if r["language"] == lang)
+    for r in rejected:
+        assert r["reason"]
+        if r["verdict"] not in (None, "passed"):
+            assert r["reason"] == r["verdict"]
+    for pair in _rows(out / "dpo.jsonl"):
+        assert pair["prompt"][0]["role"] == "user" and pair["chosen"][0]["role"] == pair["rejected"][0]["role"] == "assistant"
+
+
+def test_kept_rows_pass_when_rerun_in_the_sandbox(tiny_run):
+    _, out = tiny_run
+    sft = _rows(out / "sft.jsonl")
+    sandbox = Sandbox(use_cache=False)
+    for row in sft:
+        assert row["verdict"] == "passed" and row["source"] == "xinstruct-agents"
+        assert row["messages"][0]["role"] == "user" and row["tests"] in row["messages"][1]["content"]
+        assert sandbox.run(Job(row["language"], row["solution"], tests=row["tests"])).verdict.value == "passed"
+
+
+def test_rerun_resumes_from_cache_with_identical_rows(tiny_run):
+    seed, out = tiny_run
+    before = (out / "sft.jsonl").read_text(), (out / "rejected.jsonl").read_text()
+    result = CliRunner().invoke(cli, ["agents", str(seed), "--out", str(out), *ARGS], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["llm_calls"]["new"] == 0
+    assert ((out / "sft.jsonl").read_text(), (out / "rejected.jsonl").read_text()) == before
+    shown = CliRunner().invoke(cli, ["agents", "memory", str(out), "--language", "python"])
+    assert shown.exit_code == 0 and "python memory" in shown.output

@@ -1,0 +1,92 @@
+"""Whole-loop logic with a scripted backend and the real sandbox (python only, fast)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from xinstruct.agents.config import AgentsConfig
+from xinstruct.agents.pipeline import AgentsRun
+from xinstruct.core.config import build_config
+from xinstruct.sandbox import available_languages
+
+from .helpers import python_reply
+
+pytestmark = pytest.mark.skipif("python" not in available_languages(), reason="needs the python sandbox")
+
+
+def seed_file(tmp_path: Path, n: int = 3) -> Path:
+    path = tmp_path / "seed.jsonl"
+    rows = [{"language": "python", "code": f"def g{i}(x):\n    return x + {i}\n"} for i in range(n)]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+def test_full_loop_counts_are_consistent(tmp_path, scripted_backend):
+    cfg = build_config(AgentsConfig, {"languages": "python", "rounds": 2, "dpo_samples": 2, "mode": "centralized"})
+    backend = scripted_backend(reply=python_reply)
+    summary = AgentsRun(cfg, seed_file(tmp_path), tmp_path / "run", backend).execute()
+    row = summary["per_language"]["python"]
+    assert row["proposed"] == 3 + 2
+    assert row["proposed"] == row["kept"] + row["rejected_total"]
+    assert row["passed"] >= row["kept"]
+    sft = [json.loads(x) for x in (tmp_path / "run" / "sft.jsonl").read_text().splitlines()]
+    assert len(sft) == row["kept"] > 0
+    assert all(r["verdict"] == "passed" and r["source"] == "xinstruct-agents" for r in sft)
+    assert sft[0]["messages"][0]["role"] == "user" and "```python" in sft[0]["messages"][1]["content"]
+    mem = json.loads((tmp_path / "run" / "memory" / "python.json").read_text())
+    assert 0 < len(mem["items"]) <= cfg.memory_size
+
+
+def _rows(path: Path) -> list[dict]:
+    return [json.loads(x) for x in path.read_text().splitlines()]
+
+
+def _strip_time(rows: list[dict]) -> list[dict]:
+    return [{k: v for k, v in r.items() if k != "seconds"} for r in rows]
+
+
+@pytest.mark.parametrize("mode", ["centralized", "parallel"])
+def test_killed_run_resumes_without_duplicates_or_redone_calls(tmp_path, scripted_backend, mode):
+    from xinstruct.core.cache import hash_key
+
+    from .helpers import Crash, crashing_after
+
+    values = {"languages": "python,bash", "rounds": 2, "dpo_samples": 2, "mode": mode, "memory_size": 2}
+    cfg = build_config(AgentsConfig, values)
+    seeds = seed_file(tmp_path, 4)
+    reference = AgentsRun(cfg, seeds, tmp_path / "ref", scripted_backend(reply=python_reply)).execute()
+
+    first = scripted_backend(reply=crashing_after(17))
+    with pytest.raises(Crash):
+        AgentsRun(build_config(AgentsConfig, values), seeds, tmp_path / "run", first).execute()
+    second = scripted_backend(reply=python_reply)
+    summary = AgentsRun(build_config(AgentsConfig, values), seeds, tmp_path / "run", second).execute()
+
+    done_before = {hash_key(r.to_dict()) for r in first.generate_calls[:17]}
+    redone = [r for r in second.generate_calls if hash_key(r.to_dict()) in done_before]
+    assert second.generate_calls and not redone
+    events = _rows(tmp_path / "run" / "shards" / "events-00000.jsonl")
+    assert len(events) == len({e["id"] for e in events})
+    for name in ("sft.jsonl", "rejected.jsonl", "dpo.jsonl"):
+        assert _strip_time(_rows(tmp_path / "run" / name)) == _strip_time(_rows(tmp_path / "ref" / name)), name
+    same = {k: v for k, v in summary["totals"].items() if k != "new_tokens"}
+    assert same == {k: v for k, v in reference["totals"].items() if k != "new_tokens"}
+    assert (tmp_path / "run" / "memory" / "python.json").read_text() == (tmp_path / "ref" / "memory" / "python.json").read_text()
+
+
+def test_lineage_names_the_agents_and_languages_that_inspired_a_sample(tmp_path, scripted_backend):
+    cfg = build_config(AgentsConfig, {"languages": "python,bash", "rounds": 1, "dpo_samples": 0, "critics": 1})
+    AgentsRun(cfg, seed_file(tmp_path), tmp_path / "run", scripted_backend(reply=python_reply)).execute()
+    rows = _rows(tmp_path / "run" / "sft.jsonl") + _rows(tmp_path / "run" / "rejected.jsonl")
+    seeds = {r["id"] for r in rows if r["stage"].startswith("seed")}
+    r1 = next(r for r in rows if r["id"] == "r1:python")
+    assert [p["agent"] for p in r1["parents"]] == ["python", "bash"]
+    own = r1["parents"][0]
+    assert own["kind"] == "memory" and own["id"] in seeds and own["language"] == "python"
+    # bash has no snippets and nothing in memory: its example is a seed snippet from the shared inputs
+    assert r1["parents"][1]["kind"] == "snippet" and r1["parents"][1]["language"] == "python"
+    assert r1["critiques"] and r1["critiques"][0]["agent"] == "bash"
+    assert r1["evolution"] in {"difficulty", "constraints", "reasoning", "data_structure", "port"}

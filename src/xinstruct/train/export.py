@@ -131,7 +131,7 @@ def write_gguf_like(merged: Path, template: Path, dest: Path) -> None:
     """
     import gguf
     import numpy as np
-    from safetensors.numpy import load_file
+    from safetensors.torch import load_file  # numpy cannot read bfloat16 tensors
 
     reader = gguf.GGUFReader(str(template))
     arch = str(reader.fields[gguf.Keys.General.ARCHITECTURE].contents())
@@ -150,7 +150,7 @@ def write_gguf_like(merged: Path, template: Path, dest: Path) -> None:
     name_map = gguf.get_tensor_name_map(getattr(gguf.MODEL_ARCH, _PLAIN_ARCHS[arch]), n_blocks)
     state: dict[str, np.ndarray] = {}
     for f in sorted(merged.glob("*.safetensors")):
-        state.update(load_file(str(f)))
+        state.update({k: v.float().numpy() for k, v in load_file(str(f)).items()})
     if not state:
         raise XInstructError(f"{merged}: no .safetensors weights to export")
 

@@ -126,7 +126,7 @@ def test_kv_reuse_does_not_corrupt_scores(llamacpp_backend) -> None:
 
 @pytest.mark.model
 def test_prompt_too_long(llamacpp_backend) -> None:
-    from xinstruct.llm.llamacpp import PromptTooLong
+    from xinstruct.llm.base import PromptTooLong
 
     huge = ({"role": "user", "content": "word " * 5000},)
     with pytest.raises(PromptTooLong, match="n_ctx=4096"):

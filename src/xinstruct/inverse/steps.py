@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterable, Iterator
+from dataclasses import replace
 from typing import Any
 
 from xinstruct.core.pipeline import Step
@@ -34,7 +35,6 @@ class Summarize(Step):
             stop=tuple(task.prompt.data.get("stop", ())), repetition_penalty=repetition_penalty,
             logprobs=want_logprobs,
         )
-        self.prompt_tokens = 0
         self.completion_tokens = 0
 
     def requests(self, record: Record) -> list[GenerateRequest]:
@@ -42,7 +42,7 @@ class Summarize(Step):
         messages = tuple(self.task.format_input(code, language))
         out = []
         for i in range(self.samples):
-            params = SamplingParams(**{**self.base.__dict__, "seed": derive_seed(self.seed, "summarize", record.id, i)})
+            params = replace(self.base, seed=derive_seed(self.seed, "summarize", record.id, i))
             out.append(GenerateRequest(messages=messages, params=params, prefix=self.task.prefix(language, self.seed, record.id, i)))
         return out
 
@@ -55,7 +55,6 @@ class Summarize(Step):
                 for i, result in self.backend.generate(requests):
                     completion = result.completions[0]
                     prompt_tokens += result.prompt_tokens
-                    self.prompt_tokens += result.prompt_tokens
                     self.completion_tokens += completion.tokens
                     parsed = self.task.format_output(requests[i].prefix, completion.text)
                     candidates[i] = {
@@ -85,7 +84,6 @@ class Judge(Step):
         super().__init__()
         self.backend = backend
         self.task = task
-        self.prompt_tokens = 0
 
     def run(self, records: Iterable[Record], rank: int = 0, world_size: int = 1) -> Iterator[Record]:
         for record in records:
@@ -101,7 +99,6 @@ class Judge(Step):
             ]
             try:
                 for i, result in self.backend.first_token_logprobs(requests):
-                    self.prompt_tokens += result.prompt_tokens
                     record.data["prompt_tokens"] = record.data.get("prompt_tokens", 0) + result.prompt_tokens
                     candidates[i].update(self.task.format_output(result.logprobs))
             except PromptTooLong as exc:

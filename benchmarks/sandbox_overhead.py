@@ -1,6 +1,6 @@
 """Per-job sandbox overhead (Python, trivial program) and the compile cache's effect, side by side.
 
-    python benchmarks/sandbox_overhead.py [--repeat 30]
+python benchmarks/sandbox_overhead.py [--repeat 30]
 """
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ from xinstruct.sandbox import Job, Sandbox, Verdict
 
 TRIVIAL = "print(sum(range(10)))\n"
 COMPILED = {
-    "cpp": "#include <cstdio>\nint main() { printf(\"%d\\n\", 45); }",
+    "cpp": '#include <cstdio>\nint main() { printf("%d\\n", 45); }',
     "java": "public class Main { public static void main(String[] a) { System.out.println(45); } }",
-    "rust": "fn main() { println!(\"{}\", 45); }",
-    "go": "package main\nimport \"fmt\"\nfunc main() { fmt.Println(45) }",
+    "rust": 'fn main() { println!("{}", 45); }',
+    "go": 'package main\nimport "fmt"\nfunc main() { fmt.Println(45) }',
     "csharp": "class P { static void Main() { System.Console.WriteLine(45); } }",
     "typescript": "const x: number = 45; console.log(x);",
 }
@@ -59,9 +59,11 @@ def main() -> None:
             first = cached.run(Job(lang, code))
             second = cached.run(Job(lang, code))
             ok = first.verdict is second.verdict is Verdict.PASSED and second.cached
-            print(f"{lang:<12} {first.total_seconds:>10.3f} {first.compile_seconds:>10.3f} "
-                  f"{second.total_seconds:>10.3f} {first.total_seconds / second.total_seconds:>8.1f}x"
-                  f"{'' if ok else '  (!) ' + second.verdict.value}")
+            print(
+                f"{lang:<12} {first.total_seconds:>10.3f} {first.compile_seconds:>10.3f} "
+                f"{second.total_seconds:>10.3f} {first.total_seconds / second.total_seconds:>8.1f}x"
+                f"{'' if ok else '  (!) ' + second.verdict.value}"
+            )
 
 
 if __name__ == "__main__":

@@ -14,17 +14,37 @@ BACKENDS = ("llamacpp", "openai", "transformers")
 
 @dataclass
 class BackendConfig:
-    model: str | None = option(None, "registered model name, GGUF file or Hugging Face directory (default: the embedded model)")
+    model: str | None = option(
+        None, "registered model name, GGUF file or Hugging Face directory (default: the embedded model)"
+    )
     backend: str = option("llamacpp", "LLM transport", choices=BACKENDS)
-    base_url: str | None = option(None, "OpenAI-compatible server URL, e.g. http://127.0.0.1:8000/v1 (openai backend)", affects_output=False)
-    served_model: str | None = option(None, "model name the server expects (openai backend; default: first of /v1/models)")
-    api: str = option("auto", "openai backend: 'completions' renders the chat template locally (needed for reply prefixes), 'chat' uses /chat/completions", choices=("auto", "completions", "chat"))
-    api_key: str | None = option(None, "API key for the server (or set it in the config file)", affects_output=False)
+    base_url: str | None = option(
+        None,
+        "OpenAI-compatible server URL, e.g. http://127.0.0.1:8000/v1 (openai backend)",
+        affects_output=False,
+    )
+    served_model: str | None = option(
+        None, "model name the server expects (openai backend; default: first of /v1/models)"
+    )
+    api: str = option(
+        "auto",
+        "openai backend: 'completions' renders the chat template locally (needed for reply prefixes), 'chat' uses /chat/completions",
+        choices=("auto", "completions", "chat"),
+    )
+    api_key: str | None = option(
+        None, "API key for the server (or set it in the config file)", affects_output=False
+    )
     concurrency: int = option(4, "requests in flight (openai backend)", affects_output=False)
-    timeout: float = option(300.0, "seconds per request before retrying (openai backend)", affects_output=False)
-    retries: int = option(4, "retries with exponential backoff on transport errors (openai backend)", affects_output=False)
+    timeout: float = option(
+        300.0, "seconds per request before retrying (openai backend)", affects_output=False
+    )
+    retries: int = option(
+        4, "retries with exponential backoff on transport errors (openai backend)", affects_output=False
+    )
     n_ctx: int = option(4096, "context window (llamacpp backend)", affects_output=False)
-    threads: int | None = option(None, "CPU threads (llamacpp backend; default: all cores)", affects_output=False)
+    threads: int | None = option(
+        None, "CPU threads (llamacpp backend; default: all cores)", affects_output=False
+    )
     batch_size: int = option(8, "prompts per forward pass (transformers backend)", affects_output=False)
 
     def validate(self) -> None:

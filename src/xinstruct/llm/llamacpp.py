@@ -40,13 +40,19 @@ def _log_softmax(logits: np.ndarray) -> np.ndarray:
 class LlamaCppBackend:
     kind = "llamacpp"
 
-    def __init__(self, model: ModelRef, *, n_ctx: int = 4096, n_threads: int | None = None, n_batch: int = 512) -> None:
+    def __init__(
+        self, model: ModelRef, *, n_ctx: int = 4096, n_threads: int | None = None, n_batch: int = 512
+    ) -> None:
         try:
             from llama_cpp import Llama
         except ImportError as exc:
-            raise BackendError("the llamacpp backend needs llama-cpp-python: pip install 'xinstruct[llamacpp]'") from exc
+            raise BackendError(
+                "the llamacpp backend needs llama-cpp-python: pip install 'xinstruct[llamacpp]'"
+            ) from exc
         if model.format != "gguf":
-            raise BackendError(f"{model.path}: the llamacpp backend needs a GGUF file; use --backend transformers")
+            raise BackendError(
+                f"{model.path}: the llamacpp backend needs a GGUF file; use --backend transformers"
+            )
         self.model = model
         started = time.perf_counter()
         self.llm = Llama(
@@ -66,14 +72,20 @@ class LlamaCppBackend:
         self._closed = False
 
     def identity(self) -> dict[str, Any]:
-        return {"backend": self.kind, "model_sha256": self.model.sha256, "template_sha256": self.template.sha256}
+        return {
+            "backend": self.kind,
+            "model_sha256": self.model.sha256,
+            "template_sha256": self.template.sha256,
+        }
 
     def _tokens(self, text: str) -> list[int]:
         return self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=True)
 
     def _check_length(self, n_prompt: int, max_tokens: int) -> None:
         if n_prompt + max_tokens > self.n_ctx:
-            raise PromptTooLong(f"prompt of {n_prompt} tokens + {max_tokens} reply tokens exceeds n_ctx={self.n_ctx}")
+            raise PromptTooLong(
+                f"prompt of {n_prompt} tokens + {max_tokens} reply tokens exceeds n_ctx={self.n_ctx}"
+            )
 
     def generate(self, requests: Sequence[GenerateRequest]) -> Iterator[tuple[int, GenerateResult]]:
         self._check_open()
@@ -103,7 +115,11 @@ class LlamaCppBackend:
             text = choice["text"]
             tokens = int(out["usage"]["completion_tokens"])
             logprob = self._continuation_logprob(prompt, text) if p.logprobs else None
-            completions.append(Completion(text=text, finish_reason=choice["finish_reason"] or "stop", tokens=tokens, logprob=logprob))
+            completions.append(
+                Completion(
+                    text=text, finish_reason=choice["finish_reason"] or "stop", tokens=tokens, logprob=logprob
+                )
+            )
         return GenerateResult(completions=completions, prompt_tokens=n_prompt)
 
     def _eval_reusing_prefix(self, tokens: list[int]) -> int:
@@ -163,7 +179,9 @@ class LlamaCppBackend:
             llm.input_ids[n_past : n_past + len(rest)] = rest
             llm.n_tokens += len(rest)
             n_vocab = llm.n_vocab()
-            rows = np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(len(rest) * n_vocab,)).reshape(len(rest), n_vocab)
+            rows = np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(len(rest) * n_vocab,)).reshape(
+                len(rest), n_vocab
+            )
             lp = _log_softmax(rows.astype(np.float64))
             total += float(lp[np.arange(len(rest)), cont[1:]].sum())
         return total if math.isfinite(total) else None

@@ -42,8 +42,15 @@ _COMPILE_FSIZE_MB = 512  # linkers write big binaries (rustc --test with debug i
 _UID_POOL_START, _UID_POOL_SIZE = 1_000_000, 100_000
 _PAGE = os.sysconf("SC_PAGE_SIZE")
 _RO_ETC = (
-    "/etc/alternatives", "/etc/ld.so.cache", "/etc/ssl", "/etc/java-17-openjdk", "/etc/mono",
-    "/etc/php", "/etc/localtime", "/etc/ca-certificates", "/etc/R",
+    "/etc/alternatives",
+    "/etc/ld.so.cache",
+    "/etc/ssl",
+    "/etc/java-17-openjdk",
+    "/etc/mono",
+    "/etc/php",
+    "/etc/localtime",
+    "/etc/ca-certificates",
+    "/etc/R",
 )
 
 
@@ -191,8 +198,12 @@ def _copy_etc(src: str, dst: str) -> None:
     if _private(src):
         return
     if os.path.isdir(src) and not os.path.islink(src):
-        shutil.copytree(src, dst, symlinks=True,
-                        ignore=lambda d, names: [n for n in names if _private(os.path.join(d, n))])
+        shutil.copytree(
+            src,
+            dst,
+            symlinks=True,
+            ignore=lambda d, names: [n for n in names if _private(os.path.join(d, n))],
+        )
     else:
         shutil.copy2(src, dst, follow_symlinks=False)
 
@@ -227,9 +238,19 @@ def etc_view() -> str:
 @functools.cache
 def _bwrap_base() -> tuple[str, ...]:
     args = [
-        "bwrap", "--unshare-all", "--die-with-parent", "--new-session",
-        "--uid", str(NOBODY), "--gid", str(NOBODY), "--hostname", "sandbox",
-        "--ro-bind", "/usr", "/usr",
+        "bwrap",
+        "--unshare-all",
+        "--die-with-parent",
+        "--new-session",
+        "--uid",
+        str(NOBODY),
+        "--gid",
+        str(NOBODY),
+        "--hostname",
+        "sandbox",
+        "--ro-bind",
+        "/usr",
+        "/usr",
     ]
     for link in ("bin", "lib", "lib32", "lib64", "libx32", "sbin"):
         p = Path("/") / link
@@ -246,8 +267,14 @@ def _prlimit(cpu: float, memory_mb: int | None, limits: Limits, processes: int, 
     mem = f"{memory_mb << 20}" if memory_mb else "unlimited"
     fsize = fsize_mb << 20
     return [
-        "prlimit", f"--cpu={cpu_s}:{cpu_s + 1}", f"--as={mem}", f"--nproc={processes}",
-        f"--fsize={fsize}", f"--nofile={limits.open_files}", "--core=0", "--",
+        "prlimit",
+        f"--cpu={cpu_s}:{cpu_s + 1}",
+        f"--as={mem}",
+        f"--nproc={processes}",
+        f"--fsize={fsize}",
+        f"--nofile={limits.open_files}",
+        "--core=0",
+        "--",
     ]
 
 
@@ -316,7 +343,18 @@ def _exec(
         processes += _user_threads(uid)
     info_r, info_w = os.pipe()
     cmd = _prlimit(cpu, rlimit_mb, limits, processes, fsize_mb or limits.file_size_mb) + list(_bwrap_base())
-    cmd += ["--ro-bind", etc_view(), "/etc", "--info-fd", str(info_w), "--bind", str(workdir), BOX, "--chdir", BOX]
+    cmd += [
+        "--ro-bind",
+        etc_view(),
+        "/etc",
+        "--info-fd",
+        str(info_w),
+        "--bind",
+        str(workdir),
+        BOX,
+        "--chdir",
+        BOX,
+    ]
     for k, v in env.items():
         cmd += ["--setenv", k, v]
     cmd += ["--remount-ro", "/", "--", *argv]  # the root tmpfs too: only /box and /tmp are writable
@@ -457,8 +495,10 @@ def _judge(lang: Language, raw: _Raw, has_tests: bool, cpu: float) -> tuple[Verd
         return Verdict.TIMEOUT, "CPU time limit reached"
     if any(m in err for m in lang.oom_markers) or "Cannot allocate memory" in err:
         return Verdict.MEMORY_EXCEEDED, "allocation failed under the memory limit"
-    if lang.syntax_markers and "Traceback (most recent call last)" not in err and any(
-        m in err for m in lang.syntax_markers
+    if (
+        lang.syntax_markers
+        and "Traceback (most recent call last)" not in err
+        and any(m in err for m in lang.syntax_markers)
     ):
         return Verdict.COMPILE_ERROR, "syntax error"
     if has_tests and (
@@ -517,7 +557,9 @@ class Sandbox:
             missing = lang.binary if which(lang.binary) is None else "bwrap/prlimit"
             pkgs = " ".join(lang.packages) if missing == lang.binary else "bubblewrap util-linux"
             return Result(
-                Verdict.UNAVAILABLE, lang.name, message=f"{missing} not found; install Debian package(s): {pkgs}"
+                Verdict.UNAVAILABLE,
+                lang.name,
+                message=f"{missing} not found; install Debian package(s): {pkgs}",
             )
         files: Files = {**lang.assemble(job.code, job.tests), **job.files}
         workdir = Path(tempfile.mkdtemp(prefix="xinstruct-sb-", dir=self.workdir_root))
@@ -557,22 +599,38 @@ class Sandbox:
         cpu = lim.cpu or lim.timeout
         heap = lang.memory == "heap"
         raw = _exec(
-            argv, workdir, env,
-            wall=lim.timeout, cpu=cpu,
+            argv,
+            workdir,
+            env,
+            wall=lim.timeout,
+            cpu=cpu,
             rlimit_mb=None if heap else lim.memory_mb,
             watch_mb=lim.memory_mb + lang.overhead_mb if heap else None,
-            limits=lim, processes=lim.processes, uid=uid, stdin=job.stdin.encode(),
+            limits=lim,
+            processes=lim.processes,
+            uid=uid,
+            stdin=job.stdin.encode(),
         )
         verdict, message = _judge(lang, raw, job.tests is not None, cpu)
         return Result(
-            verdict, lang.name, raw.exit_code,
-            _tail(raw.stdout, self.tail_chars), _tail(raw.stderr, self.tail_chars), message,
-            round(compile_s, 4), round(raw.seconds, 4), cached=cached,
+            verdict,
+            lang.name,
+            raw.exit_code,
+            _tail(raw.stdout, self.tail_chars),
+            _tail(raw.stderr, self.tail_chars),
+            message,
+            round(compile_s, 4),
+            round(raw.seconds, 4),
+            cached=cached,
         )
 
     def _env(self, lang: Language, mem_mb: int) -> dict[str, str]:
         return {
-            "PATH": SANDBOX_PATH, "HOME": "/tmp", "TMPDIR": "/tmp", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8",
+            "PATH": SANDBOX_PATH,
+            "HOME": "/tmp",
+            "TMPDIR": "/tmp",
+            "LANG": "C.UTF-8",
+            "LC_ALL": "C.UTF-8",
             **_lang_env(lang, mem_mb),
         }
 
@@ -585,15 +643,30 @@ class Sandbox:
         entry = self.cache.get(key) if self.cache else None
         if entry is not None:
             if not entry.ok:
-                return Result(Verdict.COMPILE_ERROR, lang.name, 1, "", entry.stderr, "compilation failed (cached)",
-                              cached=True)
+                return Result(
+                    Verdict.COMPILE_ERROR,
+                    lang.name,
+                    1,
+                    "",
+                    entry.stderr,
+                    "compilation failed (cached)",
+                    cached=True,
+                )
             CompileCache.restore(entry, workdir)
             return 0.0, True
         env = self._env(lang, lim.compile_memory_mb)
         raw = _exec(
-            list(command), workdir, env,
-            wall=lim.compile_timeout, cpu=lim.compile_timeout, rlimit_mb=None, watch_mb=lim.compile_memory_mb,
-            limits=lim, processes=max(lim.processes, 256), uid=uid, fsize_mb=_COMPILE_FSIZE_MB,
+            list(command),
+            workdir,
+            env,
+            wall=lim.compile_timeout,
+            cpu=lim.compile_timeout,
+            rlimit_mb=None,
+            watch_mb=lim.compile_memory_mb,
+            limits=lim,
+            processes=max(lim.processes, 256),
+            uid=uid,
+            fsize_mb=_COMPILE_FSIZE_MB,
         )
         seconds = raw.seconds
         for _ in range(3):  # each round fixes what the previous compile reported
@@ -605,23 +678,47 @@ class Sandbox:
             files = fixed
             self._write(workdir, fixed, uid)
             raw = _exec(
-                list(command), workdir, env,
-                wall=lim.compile_timeout, cpu=lim.compile_timeout, rlimit_mb=None,
-                watch_mb=lim.compile_memory_mb, limits=lim, processes=max(lim.processes, 256), uid=uid,
+                list(command),
+                workdir,
+                env,
+                wall=lim.compile_timeout,
+                cpu=lim.compile_timeout,
+                rlimit_mb=None,
+                watch_mb=lim.compile_memory_mb,
+                limits=lim,
+                processes=max(lim.processes, 256),
+                uid=uid,
                 fsize_mb=_COMPILE_FSIZE_MB,
             )
             seconds += raw.seconds
         if _is_sandbox_failure(raw):
-            return Result(Verdict.SANDBOX_ERROR, lang.name, raw.exit_code, "", _tail(raw.stderr, self.tail_chars),
-                          "sandbox failed during compilation", compile_seconds=round(seconds, 4))
+            return Result(
+                Verdict.SANDBOX_ERROR,
+                lang.name,
+                raw.exit_code,
+                "",
+                _tail(raw.stderr, self.tail_chars),
+                "sandbox failed during compilation",
+                compile_seconds=round(seconds, 4),
+            )
         if raw.killed or raw.exit_code != 0:
-            message = {"timeout": "compilation timed out", "memory": "compiler exceeded its memory budget",
-                       "output": "compiler output exceeded the cap"}.get(raw.killed, "compilation failed")
+            message = {
+                "timeout": "compilation timed out",
+                "memory": "compiler exceeded its memory budget",
+                "output": "compiler output exceeded the cap",
+            }.get(raw.killed, "compilation failed")
             stderr = _tail(raw.stderr or raw.stdout, self.tail_chars)
             if self.cache is not None and not raw.killed:
                 self.cache.put(key, False, stderr, seconds, workdir, ())
-            return Result(Verdict.COMPILE_ERROR, lang.name, raw.exit_code, _tail(raw.stdout, self.tail_chars),
-                          stderr, message, compile_seconds=round(seconds, 4))
+            return Result(
+                Verdict.COMPILE_ERROR,
+                lang.name,
+                raw.exit_code,
+                _tail(raw.stdout, self.tail_chars),
+                stderr,
+                message,
+                compile_seconds=round(seconds, 4),
+            )
         if self.cache is not None:
             self.cache.put(key, True, "", seconds, workdir, lang.artifacts)
         return seconds, False

@@ -22,9 +22,10 @@ GRACE = 3.0
 POOL_UID = 1_000_000  # runner's per-job host uids start here
 
 
-def _sandbox_processes() -> list[int]:
+def _sandbox_processes(idle: frozenset[int] = frozenset()) -> list[int]:
     """Live processes descending from this test process under a sandbox uid (other suites may run
-    sandboxes at the same time, so only our own descendants count)."""
+    sandboxes at the same time, so only our own descendants count), except the pre-started
+    sandboxes in ``idle`` that wait for the next job."""
     parent: dict[int, int] = {}
     boxed: list[int] = []
     for name in os.listdir("/proc"):
@@ -46,6 +47,8 @@ def _sandbox_processes() -> list[int]:
     for pid in boxed:
         p, hops = pid, 0
         while p > 1 and hops < 64:
+            if p in idle:
+                break
             p, hops = parent.get(p, 0), hops + 1
             if p == me:
                 out.append(pid)
@@ -62,21 +65,30 @@ def workdirs() -> Iterator[Path]:
     shutil.rmtree(path, ignore_errors=True)
 
 
-@pytest.fixture(scope="module")
-def sandbox(workdirs: Path, tmp_path_factory: pytest.TempPathFactory) -> Sandbox:
-    """Own work-dir root, so leftovers are ours even when other suites run sandboxes meanwhile."""
-    return Sandbox(cache_dir=tmp_path_factory.mktemp("cache"), workdir_root=workdirs)
+@pytest.fixture(scope="module", params=[0, 2], ids=["fresh", "prestarted"])
+def sandbox(workdirs: Path, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[Sandbox]:
+    """Own work-dir root, so leftovers are ours even when other suites run sandboxes meanwhile.
+    Every hostile program runs both in a sandbox started for it and in a pre-started one."""
+    with Sandbox(cache_dir=tmp_path_factory.mktemp("cache"), workdir_root=workdirs, prestart=request.param) as sb:
+        yield sb
 
 
 @pytest.fixture
-def host_unchanged(workdirs: Path) -> Iterator[None]:
-    """No sandbox process survives the job and no work dir is left behind."""
+def host_unchanged(workdirs: Path, sandbox: Sandbox) -> Iterator[None]:
+    """No sandbox process survives the job and no work dir is left behind (the pre-started
+    sandboxes waiting for the next job are the only expected residents)."""
     yield
+
+    def leftovers() -> tuple[list[int], list[Path]]:
+        idle = sandbox.idle()
+        pids = frozenset(p.proc.pid for p in idle)
+        dirs = {p.workdir for p in idle}
+        return _sandbox_processes(pids), [d for d in workdirs.iterdir() if d not in dirs]
+
     deadline = time.monotonic() + 2
-    while _sandbox_processes() and time.monotonic() < deadline:
+    while any(leftovers()) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert _sandbox_processes() == []
-    assert list(workdirs.iterdir()) == []
+    assert leftovers() == ([], [])
 
 
 def _run(sandbox: Sandbox, job: Job) -> tuple[object, float]:

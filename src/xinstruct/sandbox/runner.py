@@ -19,6 +19,7 @@ import json
 import os
 import random
 import selectors
+import shlex
 import shutil
 import signal
 import stat
@@ -26,6 +27,7 @@ import subprocess
 import tempfile
 import threading
 import time
+import weakref
 from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
@@ -34,6 +36,7 @@ from pathlib import Path
 
 from xinstruct.sandbox.cache import CompileCache, cache_key
 from xinstruct.sandbox.languages import COMMON_FAILURE_MARKERS, LANGUAGES, Files, Language, get_language
+from xinstruct.sandbox.pool import LAUNCHER, Prestarted, SandboxPool
 
 BOX = "/box"
 SANDBOX_PATH = "/usr/bin:/bin"
@@ -323,6 +326,58 @@ def _user_threads(uid: int) -> int:
     return total
 
 
+def _sandbox_args(workdir: Path, env: Mapping[str, str], info_fd: int) -> list[str]:
+    args = list(_bwrap_base())
+    args += [
+        "--ro-bind",
+        etc_view(),
+        "/etc",
+        "--info-fd",
+        str(info_fd),
+        "--bind",
+        str(workdir),
+        BOX,
+        "--chdir",
+        BOX,
+    ]
+    for k, v in env.items():
+        args += ["--setenv", k, v]
+    return [*args, "--remount-ro", "/"]  # the root tmpfs too: only /box and /tmp are writable
+
+
+def _spawn(cmd: list[str], uid: int, info_w: int) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        cmd,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+        pass_fds=(info_w,),
+        env={"PATH": SANDBOX_PATH},  # bwrap's own pid 1 stays visible inside: keep its environ empty
+        **({"user": uid, "group": uid, "extra_groups": []} if os.geteuid() == 0 else {}),  # type: ignore[arg-type]
+    )
+
+
+def prestart(workdir_root: str | None, env: Mapping[str, str]) -> Prestarted | None:
+    """A sandbox with an empty work dir, waiting in the launcher for one job (see pool.py)."""
+    workdir = Path(tempfile.mkdtemp(prefix="xinstruct-sb-", dir=workdir_root))
+    uid = _host_uid()
+    if os.geteuid() == 0:
+        os.chown(workdir, uid, uid)
+    etc = etc_view()
+    info_r, info_w = os.pipe()
+    cmd = [*_sandbox_args(workdir, env, info_w), "--", "/bin/sh", "-c", LAUNCHER]
+    try:
+        proc = _spawn(cmd, uid, info_w)
+    except OSError:
+        os.close(info_r)
+        shutil.rmtree(workdir, ignore_errors=True)
+        return None
+    finally:
+        os.close(info_w)
+    return Prestarted(proc, info_r, workdir, uid, etc)
+
+
 def _exec(
     argv: list[str],
     workdir: Path,
@@ -337,44 +392,30 @@ def _exec(
     uid: int,
     stdin: bytes = b"",
     fsize_mb: int | None = None,
+    pre: Prestarted | None = None,
 ) -> _Raw:
-    """Run argv in a fresh sandbox, enforcing wall time, output cap and the RSS watchdog."""
+    """Run argv in a fresh sandbox (or the pre-started one given), enforcing wall time, output cap
+    and the RSS watchdog."""
     if uid == os.geteuid() and uid != 0:
         processes += _user_threads(uid)
-    info_r, info_w = os.pipe()
-    cmd = _prlimit(cpu, rlimit_mb, limits, processes, fsize_mb or limits.file_size_mb) + list(_bwrap_base())
-    cmd += [
-        "--ro-bind",
-        etc_view(),
-        "/etc",
-        "--info-fd",
-        str(info_w),
-        "--bind",
-        str(workdir),
-        BOX,
-        "--chdir",
-        BOX,
-    ]
-    for k, v in env.items():
-        cmd += ["--setenv", k, v]
-    cmd += ["--remount-ro", "/", "--", *argv]  # the root tmpfs too: only /box and /tmp are writable
+    limit = _prlimit(cpu, rlimit_mb, limits, processes, fsize_mb or limits.file_size_mb)
     start = time.monotonic()
-    try:
-        proc = subprocess.Popen(
-            cmd,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            start_new_session=True,
-            pass_fds=(info_w,),
-            env={"PATH": SANDBOX_PATH},  # bwrap's own pid 1 stays visible inside: keep its environ empty
-            **({"user": uid, "group": uid, "extra_groups": []} if os.geteuid() == 0 else {}),  # type: ignore[arg-type]
-        )
-    except OSError as e:
-        os.close(info_r)
-        return _Raw(None, b"", f"bwrap: cannot start sandbox: {e}".encode(), 0.0)
-    finally:
-        os.close(info_w)
+    if pre is not None and pre.proc.poll() is None:
+        # the launcher inside reads this one line, then execs; the limits apply from the exec on
+        pre.used = True
+        exports = "".join(f"export {k}={shlex.quote(v)}; " for k, v in env.items())
+        line = exports + "exec " + shlex.join([*limit, *argv])
+        proc, info_r, stdin = pre.proc, pre.info_fd, line.encode() + b"\n" + stdin
+    else:
+        info_r, info_w = os.pipe()
+        cmd = limit + _sandbox_args(workdir, env, info_w) + ["--", *argv]
+        try:
+            proc = _spawn(cmd, uid, info_w)
+        except OSError as e:
+            os.close(info_r)
+            return _Raw(None, b"", f"bwrap: cannot start sandbox: {e}".encode(), 0.0)
+        finally:
+            os.close(info_w)
     out: dict[int, bytearray] = {proc.stdout.fileno(): bytearray(), proc.stderr.fileno(): bytearray()}  # type: ignore[union-attr]
     sel = selectors.DefaultSelector()
     for stream in (proc.stdout, proc.stderr):
@@ -518,10 +559,34 @@ class Sandbox:
         use_cache: bool = True,
         tail_chars: int = 4000,
         workdir_root: Path | str | None = None,
+        prestart: int | None = None,
     ) -> None:
+        """``prestart``: sandboxes kept started ahead of jobs (default: one per core; 0 starts each on demand)."""
         self.cache = CompileCache(Path(cache_dir) if cache_dir else None) if use_cache else None
         self.tail_chars = tail_chars
         self.workdir_root = str(workdir_root) if workdir_root else None
+        size = (os.cpu_count() or 1) if prestart is None else prestart
+        self._pool = SandboxPool(self._prestart, size)
+        weakref.finalize(self, self._pool.close)
+
+    def _prestart(self) -> Prestarted | None:
+        if which("bwrap") is None or which("prlimit") is None:
+            return None
+        return prestart(self.workdir_root, self._env_fixed())
+
+    def idle(self) -> list[Prestarted]:
+        """Pre-started sandboxes waiting for a job (their processes and work dirs are expected)."""
+        return self._pool.ready()
+
+    def close(self) -> None:
+        """Stop the pre-started sandboxes (also done when the object is collected or at exit)."""
+        self._pool.close()
+
+    def __enter__(self) -> Sandbox:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def run(self, job: Job) -> Result:
         start = time.monotonic()
@@ -562,10 +627,15 @@ class Sandbox:
                 message=f"{missing} not found; install Debian package(s): {pkgs}",
             )
         files: Files = {**lang.assemble(job.code, job.tests), **job.files}
-        workdir = Path(tempfile.mkdtemp(prefix="xinstruct-sb-", dir=self.workdir_root))
+        pre = self._pool.take(lambda p: p.etc == etc_view())
+        workdir = (
+            pre.workdir if pre else Path(tempfile.mkdtemp(prefix="xinstruct-sb-", dir=self.workdir_root))
+        )
         try:
-            return self._run_in(lang, job, files, workdir)
+            return self._run_in(lang, job, files, workdir, pre)
         finally:
+            if pre is not None and not pre.used:
+                pre.discard()
             shutil.rmtree(workdir, ignore_errors=True)
 
     def _write(self, workdir: Path, files: Files, uid: int) -> None:
@@ -582,14 +652,16 @@ class Sandbox:
                     os.chown(os.path.join(dirpath, n), uid, uid)
             os.chown(workdir, uid, uid)
 
-    def _run_in(self, lang: Language, job: Job, files: Files, workdir: Path) -> Result:
+    def _run_in(
+        self, lang: Language, job: Job, files: Files, workdir: Path, pre: Prestarted | None
+    ) -> Result:
         lim = job.limits
-        uid = _host_uid()
+        uid = pre.uid if pre else _host_uid()
         self._write(workdir, files, uid)
         compile_s, cached = 0.0, False
         command = lang.compile_command(files)
         if command is not None:
-            outcome = self._compile(lang, files, command, workdir, lim, uid)
+            outcome = self._compile(lang, files, command, workdir, lim, uid, pre)
             if isinstance(outcome, Result):
                 return outcome
             compile_s, cached = outcome
@@ -610,6 +682,7 @@ class Sandbox:
             processes=lim.processes,
             uid=uid,
             stdin=job.stdin.encode(),
+            pre=pre if pre is not None and not pre.used else None,
         )
         verdict, message = _judge(lang, raw, job.tests is not None, cpu)
         return Result(
@@ -624,18 +697,28 @@ class Sandbox:
             cached=cached,
         )
 
-    def _env(self, lang: Language, mem_mb: int) -> dict[str, str]:
+    @staticmethod
+    def _env_fixed() -> dict[str, str]:
         return {
             "PATH": SANDBOX_PATH,
             "HOME": "/tmp",
             "TMPDIR": "/tmp",
             "LANG": "C.UTF-8",
             "LC_ALL": "C.UTF-8",
-            **_lang_env(lang, mem_mb),
         }
 
+    def _env(self, lang: Language, mem_mb: int) -> dict[str, str]:
+        return {**self._env_fixed(), **_lang_env(lang, mem_mb)}
+
     def _compile(
-        self, lang: Language, files: Files, command: tuple[str, ...], workdir: Path, lim: Limits, uid: int
+        self,
+        lang: Language,
+        files: Files,
+        command: tuple[str, ...],
+        workdir: Path,
+        lim: Limits,
+        uid: int,
+        pre: Prestarted | None = None,
     ) -> Result | tuple[float, bool]:
         """Compile (or restore from cache); a Result means the job ends here."""
         budget = f"{lim.compile_timeout}:{lim.compile_memory_mb}:{_COMPILE_FSIZE_MB}:{_harness_id()}"
@@ -667,6 +750,7 @@ class Sandbox:
             processes=max(lim.processes, 256),
             uid=uid,
             fsize_mb=_COMPILE_FSIZE_MB,
+            pre=pre,
         )
         seconds = raw.seconds
         for _ in range(3):  # each round fixes what the previous compile reported

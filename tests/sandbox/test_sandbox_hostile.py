@@ -75,15 +75,19 @@ def sandbox(workdirs: Path, tmp_path_factory: pytest.TempPathFactory, request: p
 
 @pytest.fixture
 def host_unchanged(workdirs: Path, sandbox: Sandbox) -> Iterator[None]:
-    """No sandbox process survives the job and no work dir is left behind (the pre-started
-    sandboxes waiting for the next job are the only expected residents)."""
+    """No sandbox process survives the job and no work dir is left behind. Expected residents:
+    the pre-started sandboxes waiting for the next job, this sandbox's and other test modules'
+    (those existed before the test began). This sandbox's own waiting ones are not exempt once a
+    job took them: a program that survived its job would keep its launcher's pid."""
+    before = set(_sandbox_processes(frozenset(p.proc.pid for p in sandbox.idle())))
     yield
 
     def leftovers() -> tuple[list[int], list[Path]]:
         idle = sandbox.idle()
         pids = frozenset(p.proc.pid for p in idle)
         dirs = {p.workdir for p in idle}
-        return _sandbox_processes(pids), [d for d in workdirs.iterdir() if d not in dirs]
+        alive = [pid for pid in _sandbox_processes(pids) if pid not in before]
+        return alive, [d for d in workdirs.iterdir() if d not in dirs]
 
     deadline = time.monotonic() + 2
     while any(leftovers()) and time.monotonic() < deadline:

@@ -35,11 +35,12 @@ def main() -> None:
     ap.add_argument("--max-tokens", type=int, default=512)
     ap.add_argument("--model", default=None)
     ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--parallel", type=int, default=8, help="sequences decoded together (llamacpp backend)")
     ap.add_argument("--out", type=Path, required=True)
     args = ap.parse_args()
     benchmarks = args.benchmark or ["humaneval+"]
     cfg = EvalConfig(benchmark=benchmarks, limit=args.limit, max_tokens=args.max_tokens)
-    summary = run_eval(cfg, BackendConfig(model=args.model, threads=args.threads), args.out)
+    summary = run_eval(cfg, BackendConfig(model=args.model, threads=args.threads, parallel=args.parallel), args.out)
     table = Table(title="measured vs published (pass@1, greedy)")
     for col in ("benchmark", "tasks", "measured", "published", "note"):
         table.add_column(col)

@@ -45,11 +45,18 @@ class BackendConfig:
     threads: int | None = option(
         None, "CPU threads (llamacpp backend; default: all cores)", affects_output=False
     )
+    parallel: int = option(
+        4,
+        "sequences decoded together in one forward pass (llamacpp backend; 1 = one at a time)",
+        affects_output=False,
+    )
     batch_size: int = option(8, "prompts per forward pass (transformers backend)", affects_output=False)
 
     def validate(self) -> None:
         if self.backend == "openai" and not self.base_url:
             raise ConfigError("--backend openai needs --base-url (e.g. http://127.0.0.1:8000/v1)")
+        if self.parallel < 1:
+            raise ConfigError(f"--parallel must be >= 1, got {self.parallel}")
         if self.concurrency < 1 or self.retries < 0 or self.timeout <= 0:
             raise ConfigError("concurrency must be >= 1, retries >= 0 and timeout > 0")
 
@@ -68,7 +75,7 @@ def make_backend(cfg: BackendConfig, model: ModelRef | None = None) -> Backend:
         from xinstruct.llm.llamacpp import LlamaCppBackend
 
         assert model is not None
-        return LlamaCppBackend(model, n_ctx=cfg.n_ctx, n_threads=cfg.threads)
+        return LlamaCppBackend(model, n_ctx=cfg.n_ctx, n_threads=cfg.threads, parallel=cfg.parallel)
     if cfg.backend == "openai":
         from xinstruct.llm.openai import OpenAIBackend
 

@@ -22,9 +22,19 @@ from xinstruct.eval.cli import run_eval
 from xinstruct.eval.config import EvalConfig
 from xinstruct.llm.factory import BackendConfig
 
-PUBLISHED = {  # Qwen2.5-Coder-0.5B-Instruct, Qwen2.5-Coder technical report (arXiv:2409.12186)
+# Qwen2.5-Coder-0.5B-Instruct, Qwen2.5-Coder technical report (arXiv:2409.12186v3): Table 16
+# (HumanEval, HumanEval+, MBPP+) and Table 17 ("instruct format MultiPL-E"; no Go or Rust column).
+PUBLISHED = {
     "humaneval": 61.6,
     "humaneval+": 57.3,
+    "mbpp+": 43.7,
+    "multipl-e:java": 46.2,
+    "multipl-e:cpp": 43.5,
+    "multipl-e:csharp": 62.7,
+    "multipl-e:typescript": 50.3,
+    "multipl-e:javascript": 50.3,
+    "multipl-e:php": 52.8,
+    "multipl-e:bash": 27.8,
 }
 
 

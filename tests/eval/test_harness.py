@@ -138,3 +138,44 @@ def test_real_model_end_to_end_cli_and_resume(data_env, borrowed_llamacpp, tmp_p
     again = json.loads((out / "summary.json").read_text())
     assert again["throughput"]["llm_new_calls"] == 0 and again["throughput"]["tasks_this_run"] == 0
     assert again["benchmarks"][0]["pass@1"] == row["pass@1"]
+
+
+@pytest.fixture(scope="module")
+def templateless_gguf(embedded_model, tmp_path_factory) -> Path:
+    """The embedded model with its chat template removed: what a base model's GGUF looks like."""
+    import subprocess
+    import sys
+
+    out = tmp_path_factory.mktemp("base") / "no-template.gguf"
+    tool = Path(sys.executable).parent / "gguf-new-metadata"
+    subprocess.run([str(tool), "--remove-metadata", "tokenizer.chat_template", str(embedded_model.path), str(out)],
+                   check=True, capture_output=True)  # fmt: skip
+    return out
+
+
+@pytest.mark.model
+@pytest.mark.slow
+def test_base_style_runs_a_model_without_chat_template(data_env, templateless_gguf, tmp_path):
+    """--prompt-style base sends the raw benchmark prompt (no template) and stops at the task's stop
+    tokens; a chat prompt to the same template-less model is refused with a clear message."""
+    from xinstruct.core.errors import BackendError
+    from xinstruct.llm.base import GenerateRequest, SamplingParams
+    from xinstruct.llm.llamacpp import LlamaCppBackend
+    from xinstruct.models.registry import resolve_model
+
+    backend = LlamaCppBackend(resolve_model(str(templateless_gguf)), n_ctx=2048, parallel=2)
+    try:
+        with pytest.raises(BackendError, match="no chat template"):
+            list(backend.generate([GenerateRequest(({"role": "user", "content": "hi"},), SamplingParams(max_tokens=4))]))
+        cfg = EvalConfig(benchmark=["humaneval"], prompt_style="base", tasks=["HumanEval/2", "HumanEval/7"], max_tokens=96)
+        summary = run_eval(cfg, BackendConfig(model=str(templateless_gguf)), tmp_path / "base", backend=backend)
+    finally:
+        backend.close()
+    row = summary["benchmarks"][0]
+    assert row["tasks"] == 2 and row["not_runnable"] == 0
+    rows = [json.loads(x) for x in (tmp_path / "base" / "shards" / "results-humaneval-00000.jsonl").read_text().splitlines()]
+    for r in rows:
+        sample = r["samples"][0]
+        assert sample["code"].startswith(r["prompt"])  # the program is the prompt continued
+        assert "\ndef " not in sample["code"][len(r["prompt"]):]  # cut at HumanEval's stop tokens
+    assert row["pass@1"] is not None

@@ -156,3 +156,17 @@ def test_decontaminator_detects_benchmark_copies(benchmarks_dir: Path, tmp_path:
     assert not dec.overlaps(clean)
     strict = Decontaminator.load(out, threshold=0.9)
     assert not strict.overlaps(leaked + " unrelated words " * 400)
+
+
+def test_base_style_is_a_raw_completion_of_the_prompt(benchmarks_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from xinstruct.eval.prompts import build_request
+    from xinstruct.llm.base import SamplingParams
+
+    monkeypatch.setenv("XINSTRUCT_DATA", str(benchmarks_dir))
+    for name in ("humaneval", "multipl-e:java"):
+        task = load_tasks(parse_benchmark(name))[0]
+        req = build_request(task, "base", SamplingParams(max_tokens=32))
+        assert req.messages == () and req.prefix == task.prompt
+        assert req.params.stop == task.stop and "\n```" not in req.params.stop
+        chat = build_request(task, "completion", SamplingParams(max_tokens=32))
+        assert chat.messages and chat.prefix.endswith(task.prompt)

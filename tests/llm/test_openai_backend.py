@@ -152,6 +152,10 @@ def test_chat_api(llama_server: str, embedded_model) -> None:
     assert res.completions[0].text.strip() and res.prompt_tokens > 0 and res.completions[0].tokens > 0
     [(_, score)] = list(backend.first_token_logprobs([ScoreRequest(JUDGE_PAIRS[0], ("Yes", "No"))]))
     assert score.logprobs["Yes"] > score.logprobs["No"] > MISSING_LOGPROB  # same template server-side
+    # a raw completion (no messages) goes to /completions with the prefix as the whole prompt
+    raw = GenerateRequest((), SamplingParams(max_tokens=8), prefix="def add(a, b):\n    return")
+    [(_, r)] = list(backend.generate([raw]))
+    assert r.completions[0].text.strip() and 0 < r.prompt_tokens < 20  # a chat template would add ~20
 
 
 # -- fake servers for the failure paths -----------------------------------------------------------

@@ -17,7 +17,8 @@ class EvalConfig:
         "mbxp:<lang>, humaneval-x:<lang> (repeat or comma-separate)", cli=False, affects_output=False,
     )
     data: Path | None = option(None, "benchmark file, or a directory laid out like XINSTRUCT_DATA", affects_output=False)
-    prompt_style: str = option("instruct", "instruct: chat prompt + fenced answer; completion: continue the code prompt",
+    prompt_style: str = option("instruct", "instruct: chat prompt + fenced answer; completion: chat reply prefilled with the code prompt; "
+                               "base: the raw code prompt, no chat template (base models)",
                                choices=PROMPT_STYLES)
     n: int = option(1, "samples per task (pass@k needs n >= k)")
     temperature: float = option(0.0, "sampling temperature (0 = greedy)")

@@ -30,7 +30,7 @@ class Candidate:
 
 def extract_code(task: Task, answer: str, style: str, completion: str) -> str:
     """The answer's code for this task: chat answers via fences, completion style via stop sequences."""
-    if style == "completion":
+    if style in ("completion", "base"):
         body = cut_at_stops(completion, task.stop)
         if task.kind == "splice" and task.benchmark.startswith("multipl-e"):
             return body  # MultiPL-E semantics: prompt + completion + tests, verbatim
@@ -56,7 +56,7 @@ def build_candidate(task: Task, code: str, style: str, limits: Limits) -> Candid
     if task.kind == "check":
         program = prompt_imports(task.prompt) + code
         return Candidate(program, Job("python", program, tests=task.tests, limits=limits))
-    if style == "completion" and task.benchmark.startswith("multipl-e"):
+    if style in ("completion", "base") and task.benchmark.startswith("multipl-e"):
         program = task.setup + task.prompt + code + "\n" + task.tests
     else:
         program = splice(task.prompt, task.tests, code, task.entry_point, task.language, task.setup).program

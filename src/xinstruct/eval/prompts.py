@@ -4,6 +4,8 @@ Instruct style prefills the reply up to the opening code fence, so the model sta
 once and generation stops at the closing fence (saves the explanation tokens small models append).
 Completion style prefills the reply with the fenced code prompt itself, so the model continues the
 function exactly like a base model would; it works through any backend that renders a chat template.
+Base style sends the benchmark prompt verbatim with no chat template (a raw completion, as the
+original HumanEval and MultiPL-E harnesses do for base models) and stops at the task's stop tokens.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from xinstruct.llm.base import GenerateRequest, SamplingParams
 
 FENCE_TAGS = {"cpp": "cpp", "csharp": "csharp", "bash": "bash", "javascript": "javascript", "typescript": "typescript"}
 _SCRIPTING = {"python", "bash", "php", "perl", "ruby", "lua", "javascript", "typescript", "r", "julia"}
-PROMPT_STYLES = ("instruct", "completion")
+PROMPT_STYLES = ("instruct", "completion", "base")
 
 
 @functools.cache
@@ -60,6 +62,10 @@ def build_request(task: Task, style: str, params: SamplingParams) -> GenerateReq
         user = t["user"].format(**f)
         prefix = t["reply_prefix"].format(**f)
         stop = ("\n```",)
+    elif style == "base":
+        user = ""
+        prefix = task.prompt
+        stop = task.stop
     else:
         user = templates()["completion"]["user"].format(**f)
         prefix = f"```{f['fence']}\n{task.prompt}"
@@ -69,7 +75,8 @@ def build_request(task: Task, style: str, params: SamplingParams) -> GenerateReq
         stop=tuple(dict.fromkeys((*params.stop, *stop))), repetition_penalty=params.repetition_penalty,
         seed=params.seed,
     )
-    return GenerateRequest(messages=({"role": "user", "content": user},), params=params, prefix=prefix)
+    messages = ({"role": "user", "content": user},) if user else ()
+    return GenerateRequest(messages=messages, params=params, prefix=prefix)
 
 
 def raw_answer(request: GenerateRequest, completion: str) -> str:

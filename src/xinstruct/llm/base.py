@@ -43,6 +43,9 @@ class SamplingParams:
 
 @dataclass(frozen=True)
 class GenerateRequest:
+    """``messages=()`` is a raw completion: the prompt is ``prefix`` verbatim, no chat template
+    (base models, completion-style evaluation)."""
+
     messages: tuple[Message, ...]
     params: SamplingParams = field(default_factory=SamplingParams)
     prefix: str = ""

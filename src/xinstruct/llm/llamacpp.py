@@ -24,6 +24,7 @@ from xinstruct.llm.base import (
     Completion,
     GenerateRequest,
     GenerateResult,
+    Message,
     PromptTooLong,
     ScoreRequest,
     ScoreResult,
@@ -71,9 +72,8 @@ class LlamaCppBackend:
         )
         self.load_seconds = time.perf_counter() - started
         source = self.llm.metadata.get("tokenizer.chat_template")
-        if not source:
-            raise BackendError(f"{model.path}: GGUF has no chat template; name an instruct model")
-        self.template = ChatTemplate(source=source)
+        # a base model has no chat template: it can still serve raw completions (messages=())
+        self.template = ChatTemplate(source=source) if source else None
         self.n_ctx = n_ctx
         if parallel < 1:
             raise BackendError(f"parallel must be >= 1, got {parallel}")
@@ -89,8 +89,18 @@ class LlamaCppBackend:
         return {
             "backend": self.kind,
             "model_sha256": self.model.sha256,
-            "template_sha256": self.template.sha256,
+            "template_sha256": self.template.sha256 if self.template else None,
         }
+
+    def _render(self, messages: Sequence[Message], prefix: str) -> str:
+        if not messages:
+            return prefix
+        if self.template is None:
+            raise BackendError(
+                f"{self.model.path}: GGUF has no chat template, so it can only continue raw text "
+                "(e.g. xinstruct eval --prompt-style base); name an instruct model for chat prompts"
+            )
+        return self.template.render(messages, prefix)
 
     def _tokens(self, text: str) -> list[int]:
         return self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=True)
@@ -108,7 +118,7 @@ class LlamaCppBackend:
         prompt_tokens: list[int] = []
         for index, request in enumerate(requests):
             p = request.params
-            tokens = self._tokens(self.template.render(request.messages, request.prefix))
+            tokens = self._tokens(self._render(request.messages, request.prefix))
             self._check_length(len(tokens), p.max_tokens)
             prompt_tokens.append(len(tokens))
             for i in range(p.n):
@@ -161,7 +171,7 @@ class LlamaCppBackend:
     def first_token_logprobs(self, requests: Sequence[ScoreRequest]) -> Iterator[tuple[int, ScoreResult]]:
         self._check_open()
         for index, request in enumerate(requests):
-            prompt = self.template.render(request.messages, request.prefix)
+            prompt = self._render(request.messages, request.prefix)
             tokens = self._tokens(prompt)
             self._check_length(len(tokens), 1)
             self._eval_reusing_prefix(tokens)

@@ -3,9 +3,9 @@
 On a CPU, decoding one sequence is bound by reading the weights once per token; decoding B
 sequences in one forward pass reads them once for all B, so throughput grows almost linearly
 until the matrix products become compute-bound. Each request sample gets a *slot* (a llama.cpp
-sequence id in one unified KV cache); finished slots are refilled from the queue between
-decode steps, and a new prompt copies the KV cells of the longest prefix any slot already holds
-(the N candidates of one Inverse-Instruct snippet share everything up to the reply prefix).
+sequence id with its own KV stream); finished slots are refilled from the queue between decode
+steps, and a new prompt copies the KV cells of the longest prefix any slot already holds (the N
+candidates of one Inverse-Instruct snippet share everything up to the reply prefix).
 
 Sampling happens here, in numpy, so it is identical whatever the batch: greedy is argmax,
 otherwise repetition penalty (llama.cpp's rule over the last 64 tokens), temperature, nucleus
@@ -122,7 +122,9 @@ class SlotDecoder:
         params.n_batch = n_batch
         params.n_ubatch = n_batch
         params.n_seq_max = n_slots
-        params.kv_unified = True  # shared prefixes are shared cells, and seq_cp is a cheap relabel
+        # one KV stream per slot: attention in a decode step spans each sequence's own cells, not
+        # every cell the shared cache ever handed out (measured 59.8 vs 54.5 tok/s, 16 Java prompts)
+        params.kv_unified = False
         params.n_threads = n_threads
         params.n_threads_batch = n_threads
         params.no_perf = True
@@ -185,7 +187,9 @@ class SlotDecoder:
         else:
             lib.llama_memory_seq_rm(self.memory, slot.seq, -1, -1)
             if best > 0:
-                lib.llama_memory_seq_cp(self.memory, source.seq, slot.seq, 0, best)
+                # per-slot streams can only be copied whole: copy, then drop what follows the prefix
+                lib.llama_memory_seq_cp(self.memory, source.seq, slot.seq, -1, -1)
+                lib.llama_memory_seq_rm(self.memory, slot.seq, best, -1)
         slot.cached = prompt[:best]
         rest = prompt[best:]
         for start in range(0, len(rest), PREFILL_CHUNK):

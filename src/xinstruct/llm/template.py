@@ -34,7 +34,10 @@ class ChatTemplate:
         return hashlib.sha256(self.source.encode()).hexdigest()
 
     def render(self, messages: Sequence[Message], prefix: str = "") -> str:
-        """The prompt text for ``messages`` with the generation prompt, then ``prefix``."""
+        """The prompt text for ``messages`` with the generation prompt, then ``prefix``; no messages
+        means a raw completion of ``prefix``."""
+        if not messages:
+            return prefix
         env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True)
         env.globals["raise_exception"] = _raise
         env.globals["strftime_now"] = lambda fmt: datetime.now().strftime(fmt)

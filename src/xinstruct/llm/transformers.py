@@ -65,9 +65,8 @@ class TransformersBackend:
         self.lm.eval()
         self.load_seconds = time.perf_counter() - started
         tok = self.tokenizer
-        if not tok.chat_template:
-            raise BackendError(f"{model.path}: the tokenizer has no chat template; name an instruct model")
-        self.template_sha256 = hashlib.sha256(str(tok.chat_template).encode()).hexdigest()
+        # without a chat template (a base model) only raw completions (messages=()) can be served
+        self.template_sha256 = hashlib.sha256(str(tok.chat_template).encode()).hexdigest() if tok.chat_template else None
         tok.padding_side = "left"
         if tok.pad_token_id is None:
             tok.pad_token = tok.eos_token
@@ -81,6 +80,10 @@ class TransformersBackend:
         return {"backend": self.kind, "model_sha256": self.model.sha256, "template_sha256": self.template_sha256}
 
     def render(self, messages: Sequence[Message], prefix: str = "") -> str:
+        if not messages:
+            return prefix
+        if not self.tokenizer.chat_template:
+            raise BackendError(f"{self.model.path}: the tokenizer has no chat template; use raw prompts (--prompt-style base)")
         text = self.tokenizer.apply_chat_template([dict(m) for m in messages], add_generation_prompt=True, tokenize=False)
         return str(text) + prefix
 

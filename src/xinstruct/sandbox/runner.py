@@ -737,11 +737,11 @@ class Sandbox:
                 )
             CompileCache.restore(entry, workdir)
             return 0.0, True
-        env = self._env(lang, lim.compile_memory_mb)
-        raw = _exec(
+        compile_once = functools.partial(
+            _exec,
             list(command),
             workdir,
-            env,
+            self._env(lang, lim.compile_memory_mb),
             wall=lim.compile_timeout,
             cpu=lim.compile_timeout,
             rlimit_mb=None,
@@ -750,8 +750,8 @@ class Sandbox:
             processes=max(lim.processes, 256),
             uid=uid,
             fsize_mb=_COMPILE_FSIZE_MB,
-            pre=pre,
         )
+        raw = compile_once(pre=pre)
         seconds = raw.seconds
         for _ in range(3):  # each round fixes what the previous compile reported
             if raw.exit_code in (0, None) or raw.killed or lang.fix_compile is None:
@@ -761,19 +761,7 @@ class Sandbox:
                 break
             files = fixed
             self._write(workdir, fixed, uid)
-            raw = _exec(
-                list(command),
-                workdir,
-                env,
-                wall=lim.compile_timeout,
-                cpu=lim.compile_timeout,
-                rlimit_mb=None,
-                watch_mb=lim.compile_memory_mb,
-                limits=lim,
-                processes=max(lim.processes, 256),
-                uid=uid,
-                fsize_mb=_COMPILE_FSIZE_MB,
-            )
+            raw = compile_once()
             seconds += raw.seconds
         if _is_sandbox_failure(raw):
             return Result(

@@ -147,9 +147,8 @@ def _check_messages(value: Any, path: str, n: int, what: str) -> list[dict[str, 
     return out
 
 
-def load_sft(paths: Sequence[str | Path]) -> list[Conversation]:
-    """Validated conversations from every file, in file order."""
-    out: list[Conversation] = []
+def _object_rows(paths: Sequence[str | Path]) -> Iterator[tuple[str, int, dict[str, Any]]]:
+    """Every row of every file, each an object from a trainable source; a file without rows is an error."""
     for path in paths:
         sp = str(path)
         count = 0
@@ -157,31 +156,38 @@ def load_sft(paths: Sequence[str | Path]) -> list[Conversation]:
             if not isinstance(row, dict):
                 raise InputError(f"row {n}: expected an object, got {type(row).__name__}", path=sp)
             _refuse_eval_only(row, sp, n)
-            if "messages" not in row:
-                raise InputError(f"row {n}: no 'messages' field (keys: {', '.join(map(str, row))})", path=sp)
-            msgs = _check_messages(row["messages"], sp, n, "messages")
-            roles = [m["role"] for m in msgs]
-            if "user" not in roles:
-                raise InputError(f"row {n}: no user turn (roles: {', '.join(roles)})", path=sp)
-            if "assistant" not in roles:
-                raise InputError(f"row {n}: no assistant turn to learn from (roles: {', '.join(roles)})", path=sp)
-            for m in msgs:
-                if m["role"] == "assistant" and not m["content"].strip():
-                    raise InputError(f"row {n}: empty assistant answer", path=sp)
-            if roles[-1] != "assistant":
-                raise InputError(f"row {n}: the last turn is '{roles[-1]}', not the assistant's answer", path=sp)
-            stage = row.get("stage")
-            if stage is not None:
-                try:
-                    stage = int(stage)
-                except (TypeError, ValueError) as exc:
-                    raise InputError(f"row {n}: stage must be 1 or 2, got {stage!r}", path=sp) from exc
-                if stage not in (1, 2):
-                    raise InputError(f"row {n}: stage must be 1 (generated) or 2 (original), got {stage}", path=sp)
-            out.append(Conversation(messages=msgs, stage=stage, path=sp, row=n))
             count += 1
+            yield sp, n, row
         if count == 0:
             raise InputError("no rows", path=sp)
+
+
+def load_sft(paths: Sequence[str | Path]) -> list[Conversation]:
+    """Validated conversations from every file, in file order."""
+    out: list[Conversation] = []
+    for sp, n, row in _object_rows(paths):
+        if "messages" not in row:
+            raise InputError(f"row {n}: no 'messages' field (keys: {', '.join(map(str, row))})", path=sp)
+        msgs = _check_messages(row["messages"], sp, n, "messages")
+        roles = [m["role"] for m in msgs]
+        if "user" not in roles:
+            raise InputError(f"row {n}: no user turn (roles: {', '.join(roles)})", path=sp)
+        if "assistant" not in roles:
+            raise InputError(f"row {n}: no assistant turn to learn from (roles: {', '.join(roles)})", path=sp)
+        for m in msgs:
+            if m["role"] == "assistant" and not m["content"].strip():
+                raise InputError(f"row {n}: empty assistant answer", path=sp)
+        if roles[-1] != "assistant":
+            raise InputError(f"row {n}: the last turn is '{roles[-1]}', not the assistant's answer", path=sp)
+        stage = row.get("stage")
+        if stage is not None:
+            try:
+                stage = int(stage)
+            except (TypeError, ValueError) as exc:
+                raise InputError(f"row {n}: stage must be 1 or 2, got {stage!r}", path=sp) from exc
+            if stage not in (1, 2):
+                raise InputError(f"row {n}: stage must be 1 (generated) or 2 (original), got {stage}", path=sp)
+        out.append(Conversation(messages=msgs, stage=stage, path=sp, row=n))
     return out
 
 
@@ -200,27 +206,18 @@ def _as_messages(value: Any, role: str, path: str, n: int, what: str) -> list[di
 def load_pairs(paths: Sequence[str | Path]) -> list[PreferencePair]:
     """Validated DPO pairs (TRL's prompt/chosen/rejected format, conversational or plain strings)."""
     out: list[PreferencePair] = []
-    for path in paths:
-        sp = str(path)
-        count = 0
-        for n, row in read_rows(path):
-            if not isinstance(row, dict):
-                raise InputError(f"row {n}: expected an object, got {type(row).__name__}", path=sp)
-            _refuse_eval_only(row, sp, n)
-            missing = [k for k in ("prompt", "chosen", "rejected") if k not in row]
-            if missing:
-                raise InputError(f"row {n}: missing {', '.join(missing)} (a DPO pair needs prompt, chosen, rejected)", sp)
-            prompt = _as_messages(row["prompt"], "user", sp, n, "prompt")
-            if prompt[-1]["role"] == "assistant":
-                raise InputError(f"row {n}: the prompt ends with an assistant turn", path=sp)
-            chosen = _as_messages(row["chosen"], "assistant", sp, n, "chosen")
-            rejected = _as_messages(row["rejected"], "assistant", sp, n, "rejected")
-            if chosen == rejected:
-                raise InputError(f"row {n}: chosen and rejected are identical", path=sp)
-            out.append(PreferencePair(prompt=prompt, chosen=chosen, rejected=rejected, path=sp, row=n))
-            count += 1
-        if count == 0:
-            raise InputError("no rows", path=sp)
+    for sp, n, row in _object_rows(paths):
+        missing = [k for k in ("prompt", "chosen", "rejected") if k not in row]
+        if missing:
+            raise InputError(f"row {n}: missing {', '.join(missing)} (a DPO pair needs prompt, chosen, rejected)", sp)
+        prompt = _as_messages(row["prompt"], "user", sp, n, "prompt")
+        if prompt[-1]["role"] == "assistant":
+            raise InputError(f"row {n}: the prompt ends with an assistant turn", path=sp)
+        chosen = _as_messages(row["chosen"], "assistant", sp, n, "chosen")
+        rejected = _as_messages(row["rejected"], "assistant", sp, n, "rejected")
+        if chosen == rejected:
+            raise InputError(f"row {n}: chosen and rejected are identical", path=sp)
+        out.append(PreferencePair(prompt=prompt, chosen=chosen, rejected=rejected, path=sp, row=n))
     return out
 
 

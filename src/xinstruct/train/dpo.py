@@ -6,15 +6,14 @@ weights is in memory. Typical use: DPO on top of an SFT adapter's merged model (
 
 from __future__ import annotations
 
-import shutil
 import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from xinstruct.core.config import config_to_dict, output_fingerprint
+from xinstruct.core.config import config_to_dict
 from xinstruct.core.errors import XInstructError
-from xinstruct.core.runs import RunDir, atomic_write_json
+from xinstruct.core.runs import atomic_write_json
 from xinstruct.models.registry import resolve_model
 from xinstruct.train import HF_HINT, require_hf
 from xinstruct.train.config import DpoTrainConfig
@@ -24,13 +23,12 @@ from xinstruct.train.model_card import write_model_card
 from xinstruct.train.sft import (
     STAGE_DONE,
     Log,
-    data_identity,
     is_main_process,
     last_checkpoint,
+    open_training_run,
     progress_callback,
     save_trained,
     trainer_args,
-    wait_for_everyone,
 )
 
 
@@ -54,18 +52,7 @@ def run_dpo(
     out = Path(out)
     rows = load_pairs(pairs)
     ref = resolve_model(cfg.base)
-    data_ids = data_identity(pairs, rows)
-    run = RunDir(out, "train-dpo")
-    fingerprint = {**output_fingerprint(cfg), "data": [d["sha256"] for d in data_ids]}
-    if is_main_process():
-        resumed = run.open(config=config_to_dict(cfg), fingerprint=fingerprint, model=ref.identity(), prompts={},
-                           seed=cfg.seed, overwrite=overwrite)
-        if not resumed or overwrite or not cfg.resume:
-            for name in ("dpo", "adapter", "model"):
-                if (out / name).exists():
-                    shutil.rmtree(out / name)
-            (out / "progress.jsonl").unlink(missing_ok=True)
-    wait_for_everyone()
+    run, data_ids = open_training_run(out, "train-dpo", cfg, pairs, rows, ref, overwrite=overwrite, outputs=("dpo",))
     log(f"base model: {ref.name} ({ref.format}); {len(rows)} preference pairs")
 
     tokenizer = load_tokenizer(ref)

@@ -146,6 +146,29 @@ def data_identity(paths: Sequence[str | Path], rows: Sequence[Any]) -> list[dict
     return [{"path": str(p), "sha256": file_digest(Path(p)), "rows": counts.get(str(p), 0)} for p in paths]
 
 
+def open_training_run(
+    out: Path, kind: str, cfg: Any, paths: Sequence[str | Path], rows: Sequence[Any], ref: ModelRef,
+    *, overwrite: bool, outputs: Sequence[str],
+) -> tuple[RunDir, list[dict[str, Any]]]:
+    """Open or resume the run directory (same config and data, or refuse); a fresh start removes
+    earlier ``outputs``. Returns the run and the data's identity for the model card."""
+    data_ids = data_identity(paths, rows)
+    run = RunDir(out, kind)
+    fingerprint = {**output_fingerprint(cfg), "data": [d["sha256"] for d in data_ids]}
+    if is_main_process():
+        resumed = run.open(
+            config=config_to_dict(cfg), fingerprint=fingerprint, model=ref.identity(), prompts={}, seed=cfg.seed,
+            overwrite=overwrite,
+        )
+        if not resumed or overwrite or not cfg.resume:
+            for name in (*outputs, "adapter", "model"):
+                if (out / name).exists():
+                    shutil.rmtree(out / name)
+            (out / "progress.jsonl").unlink(missing_ok=True)
+    wait_for_everyone()
+    return run, data_ids
+
+
 def _restore_stage(model: Any, cfg: Any, ref: ModelRef, final_dir: Path) -> Any:
     """Weights of a finished stage, to continue from without retraining it."""
     if cfg.method == "lora":
@@ -178,20 +201,9 @@ def run_sft(
     rows = load_sft(data)
     stages = split_stages(rows, cfg.curriculum)
     ref = resolve_model(cfg.base)
-    data_ids = data_identity(data, rows)
-    run = RunDir(out, "train-sft")
-    fingerprint = {**output_fingerprint(cfg), "data": [d["sha256"] for d in data_ids]}
-    if is_main_process():
-        resumed = run.open(
-            config=config_to_dict(cfg), fingerprint=fingerprint, model=ref.identity(), prompts={}, seed=cfg.seed,
-            overwrite=overwrite,
-        )
-        if not resumed or overwrite or not cfg.resume:
-            for name in ("stage1", "stage2", "mixed", "all", "adapter", "model"):
-                if (out / name).exists():
-                    shutil.rmtree(out / name)
-            (out / "progress.jsonl").unlink(missing_ok=True)
-    wait_for_everyone()
+    run, data_ids = open_training_run(
+        out, "train-sft", cfg, data, rows, ref, overwrite=overwrite, outputs=("stage1", "stage2", "mixed", "all")
+    )
     log(f"base model: {ref.name} ({ref.format}); {len(rows)} rows; stages: "
         + ", ".join(f"{n} ({len(part)} rows)" for n, part in stages))
 

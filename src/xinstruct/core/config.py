@@ -155,7 +155,9 @@ def config_options(*classes: type) -> Callable[[Callable[..., Any]], Callable[..
                     func = click.option(f"{flag}/--no-{f.name.replace('_', '-')}", f.name, default=None, help=help_text)(func)
                 else:
                     ptype: Any = click.Choice(choices) if choices else None
-                    func = click.option(flag, f.name, default=None, type=ptype, help=help_text)(func)
+                    # values stay strings until build_config coerces them (one error path for CLI and YAML)
+                    metavar = None if choices else {str: "TEXT"}.get(inner) or getattr(typing.get_origin(inner) or inner, "__name__", "TEXT").upper()
+                    func = click.option(flag, f.name, default=None, type=ptype, metavar=metavar, help=help_text)(func)
         return func
 
     return decorate

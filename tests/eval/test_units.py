@@ -170,3 +170,18 @@ def test_base_style_is_a_raw_completion_of_the_prompt(benchmarks_dir: Path, monk
         assert req.params.stop == task.stop and "\n```" not in req.params.stop
         chat = build_request(task, "completion", SamplingParams(max_tokens=32))
         assert chat.messages and chat.prefix.endswith(task.prompt)
+
+
+def test_splice_go_empty_interface_types_and_the_answers_own_tests() -> None:
+    """Found in the MultiPL-E Go run: ``[]interface{}`` in a signature is not the body's brace, and
+    the model's own (here truncated) test function must not reach the benchmark's test file."""
+    prompt = 'package p_test\n\nimport (\n    "testing"\n)\n\n// doc\nfunc pair(n int) []interface{} {\n'
+    tests = "func TestPair(t *testing.T) {\n  if len(pair(1)) != 2 { t.Fail() }\n}\n"
+    answer = (
+        'package p_test\n\nimport "testing"\n\nfunc pair(n int) []interface{} {\n    return []interface{}{n, n}\n}\n\n'
+        "func helper() int {\n    return 1\n}\n\nfunc TestPair(t *testing.T) {\n    t.Log(pair(2))\n}\n\n"
+        "func TestMine(t *testing.T) {\n    cases := []int{1, 2"
+    )
+    program = splice(prompt, tests, answer, "pair", "go").program
+    assert "return []interface{}{n, n}" in program and "func helper() int" in program
+    assert program.count("func TestPair") == 1 and "TestMine" not in program

@@ -195,10 +195,20 @@ def find_function(code: str, name: str, language: str) -> FunctionSpan | None:
     return None
 
 
+_EMPTY_TYPE = re.compile(r"(?:interface|struct)\s*\{\s*\}")
+"""Braces that are part of a type in a signature (Go's ``[]interface{}``), not the body's."""
+
+
 def _brace_span(clean: str, start: int) -> FunctionSpan | None:
-    m = re.compile(r"[{;]").search(clean, start)
-    if m is None or m.group() != "{":
-        return None
+    pos = start
+    while True:
+        m = re.compile(r"[{;]").search(clean, pos)
+        if m is None or m.group() != "{":
+            return None
+        t = _EMPTY_TYPE.search(clean, max(start, m.start() - 12), m.end() + 64)
+        if t is None or not (t.start() <= m.start() < t.end()):
+            break
+        pos = t.end()
     # a call like `f(x) {` is not a thing; but `if (f(x)) {` would be: require the name on this decl line
     close = _match_brace(clean, m.start())
     if close == -1:
@@ -319,18 +329,27 @@ def _declaration_chunks(text: str, language: str) -> list[str]:
 _CHUNK_NAME = re.compile(r"\b(?:def|fn|func|function|sub|fun|class|struct)\s+(\w+)|(\w+)\s*(?:<[^()]*>)?\s*\(")
 
 
-def _declarations(text: str, language: str, prompt: str = "") -> str:
-    """Declaration chunks of ``text`` minus what the prompt already has (same import line, same function)."""
+_OWN_TESTS = re.compile(r"^\s*(?:func\s+(?:Test|Benchmark|Example)\w*\s*\(|#\[(?:test|cfg\(test\))\])")
+
+
+def _declarations(text: str, language: str, prompt: str = "", tests: str = "") -> str:
+    """Declaration chunks of ``text`` minus what the prompt or the benchmark's tests already declare,
+    minus the answer's own test functions and any chunk cut off by the token budget."""
     known_lines = {line.strip() for line in prompt.splitlines()}
-    clean_prompt = strip_literals(prompt, language)
+    clean_known = strip_literals(prompt, language) + "\n" + strip_literals(tests, language)
     kept = []
     for chunk in _declaration_chunks(text, language):
         if chunk.strip() in known_lines:
             continue
-        first = strip_literals(chunk, language).strip().splitlines()[0] if chunk.strip() else ""
+        clean = strip_literals(chunk, language)
+        if language in BRACE_LANGS and clean.count("{") != clean.count("}"):
+            continue  # truncated mid-declaration: it would break the whole program
+        first = clean.strip().splitlines()[0] if chunk.strip() else ""
+        if _OWN_TESTS.match(first):
+            continue  # the model's own Go/Rust tests: the benchmark brings its own
         m = _CHUNK_NAME.search(first)
         name = (m.group(1) or m.group(2)) if m else None
-        if name and name not in _NOT_NAMES and _decl_regex(name).search(clean_prompt) and "(" in first:
+        if name and name not in _NOT_NAMES and _decl_regex(name).search(clean_known) and "(" in first:
             continue
         kept.append(chunk)
     return "\n".join(kept)
@@ -410,8 +429,8 @@ def splice(prompt: str, tests: str, answer_code: str, entry_point: str, language
             after = after[:cut]
         post = after
     outer = _declarations(_drop_mains(outer, language), language, prompt + setup)
-    inner = _declarations(_drop_mains(inner, language), language, prompt) if inner.strip() else ""
-    post = _declarations(_drop_mains(post, language), language, prompt)
+    inner = _declarations(_drop_mains(inner, language), language, prompt, tests) if inner.strip() else ""
+    post = _declarations(_drop_mains(post, language), language, prompt, tests)
     if language == "php":
         outer = re.sub(r"<\?php|\?>", "", outer)
     body = body.rstrip()

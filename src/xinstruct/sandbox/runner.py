@@ -670,7 +670,8 @@ class Sandbox:
         env = self._env(lang, lim.memory_mb)
         cpu = lim.cpu or lim.timeout
         heap = lang.memory == "heap"
-        raw = _exec(
+        run_once = functools.partial(
+            _exec,
             argv,
             workdir,
             env,
@@ -682,8 +683,16 @@ class Sandbox:
             processes=lim.processes,
             uid=uid,
             stdin=job.stdin.encode(),
-            pre=pre if pre is not None and not pre.used else None,
         )
+        raw = run_once(pre=pre if pre is not None and not pre.used else None)
+        for _ in range(3):
+            # A binary restored from the compile cache was just written by this process; a fork in
+            # another thread (a concurrent job, the pre-start pool) holds a copy of that write fd
+            # until its exec, and exec fails with ETXTBSY meanwhile. The window is milliseconds.
+            if not (raw.exit_code == 126 and b"Text file busy" in raw.stderr):
+                break
+            time.sleep(0.05)
+            raw = run_once()
         verdict, message = _judge(lang, raw, job.tests is not None, cpu)
         return Result(
             verdict,

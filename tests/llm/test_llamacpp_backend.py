@@ -95,7 +95,7 @@ def test_last_position_scoring_matches_logits_all(llamacpp_backend, embedded_mod
 
 @pytest.mark.model
 def test_kv_reuse_does_not_corrupt_scores(llamacpp_backend) -> None:
-    from xinstruct.llm.llamacpp import _log_softmax
+    from xinstruct.llm.llamacpp_batch import log_softmax
 
     llm = llamacpp_backend.llm
 
@@ -120,7 +120,7 @@ def test_kv_reuse_does_not_corrupt_scores(llamacpp_backend) -> None:
     llm.reset()
     llm.eval(tokens[:-1])
     llm.eval(tokens[-1:])  # an unaligned split: another kernel path, slightly other logits
-    by_hand = _log_softmax(llamacpp_backend._last_logits())
+    by_hand = log_softmax(llamacpp_backend._last_logits())
     for cand in ("Yes", "No"):
         [token] = llm.tokenize(cand.encode(), add_bos=False, special=False)
         assert abs(float(by_hand[token]) - a1[cand]) < 0.05

@@ -29,14 +29,9 @@ from xinstruct.llm.base import (
     ScoreRequest,
     ScoreResult,
 )
-from xinstruct.llm.llamacpp_batch import PREFILL_CHUNK, Job, SlotDecoder
+from xinstruct.llm.llamacpp_batch import PREFILL_CHUNK, Job, SlotDecoder, log_softmax, reusable_prefix
 from xinstruct.llm.template import ChatTemplate
 from xinstruct.models.registry import ModelRef
-
-
-def _log_softmax(logits: np.ndarray) -> np.ndarray:
-    shifted = logits - logits.max(axis=-1, keepdims=True)
-    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
 
 
 class LlamaCppBackend:
@@ -148,13 +143,7 @@ class LlamaCppBackend:
     def _eval_reusing_prefix(self, tokens: list[int]) -> int:
         """Evaluate ``tokens``, reusing the KV cache for the prefix already evaluated; returns reused count."""
         llm = self.llm
-        common = 0
-        for a, b in zip(llm.input_ids[: llm.n_tokens], tokens, strict=False):
-            if a != b:
-                break
-            common += 1
-        common = min(common, len(tokens) - 1)  # re-evaluate at least one token to refresh its logits
-        common -= common % PREFILL_CHUNK
+        common = reusable_prefix(llm.input_ids[: llm.n_tokens], tokens)
         if common > 0 and llm._ctx.kv_cache_seq_rm(-1, common, -1):
             llm.n_tokens = common
         else:
@@ -175,7 +164,7 @@ class LlamaCppBackend:
             tokens = self._tokens(prompt)
             self._check_length(len(tokens), 1)
             self._eval_reusing_prefix(tokens)
-            logprobs = _log_softmax(self._last_logits())
+            logprobs = log_softmax(self._last_logits())
             scores = {}
             for cand in request.candidates:
                 # only a candidate that is exactly one token can be "the first reply token";

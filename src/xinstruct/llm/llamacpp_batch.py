@@ -72,9 +72,22 @@ class _Slot:
     """Sampled token not yet fed to the model."""
 
 
-def _log_softmax(x: np.ndarray) -> np.ndarray:
-    shifted = x - x.max()
-    return shifted - np.log(np.exp(shifted).sum())
+def log_softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = logits - logits.max(axis=-1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+
+
+def reusable_prefix(cached: Sequence[int], tokens: Sequence[int]) -> int:
+    """How many leading ``tokens`` can keep the KV cells computed for ``cached``: their common
+    prefix, leaving at least the last token to evaluate (its logits are needed), cut back to a
+    multiple of ``PREFILL_CHUNK`` so the rest is split exactly as a fresh evaluation would be."""
+    common = 0
+    for a, b in zip(cached, tokens, strict=False):
+        if a != b:
+            break
+        common += 1
+    common = min(common, len(tokens) - 1)
+    return common - common % PREFILL_CHUNK
 
 
 def sample_token(
@@ -170,17 +183,13 @@ class SlotDecoder:
     def _admit(self, slot: _Slot, job: Job) -> None:
         """Give ``job`` to ``slot``: reuse the longest cached prefix, prefill the rest, sample token 1."""
         prompt = job.prompt
-        best, source = 0, slot
-        for other in self.slots:  # a slot's cells are valid for exactly its ``cached`` tokens, busy or not
-            common = 0
-            for a, b in zip(other.cached, prompt, strict=False):
-                if a != b:
-                    break
-                common += 1
+        # a slot's cells are valid for exactly its ``cached`` tokens, busy or not; on a tie the
+        # slot's own cells win (no copy needed)
+        best, source = reusable_prefix(slot.cached, prompt), slot
+        for other in self.slots:
+            common = reusable_prefix(other.cached, prompt)
             if common > best:
                 best, source = common, other
-        best = min(best, len(prompt) - 1)  # evaluate at least the last prompt token to get its logits
-        best -= best % PREFILL_CHUNK
         lib = self.lib
         if source is slot:
             lib.llama_memory_seq_rm(self.memory, slot.seq, best, -1)
@@ -216,7 +225,7 @@ class SlotDecoder:
             self._finish(slot, "stop")
             return
         if job.logprobs:
-            slot.logprob += float(_log_softmax(logits.astype(np.float64))[token])
+            slot.logprob += float(log_softmax(logits.astype(np.float64))[token])
         slot.out.append(token)
         slot.pieces += self._piece_bytes(token)
         if job.stop:

@@ -172,6 +172,7 @@ def test_base_style_is_a_raw_completion_of_the_prompt(benchmarks_dir: Path, monk
         assert chat.messages and chat.prefix.endswith(task.prompt)
 
 
+@pytest.mark.toolchain
 def test_splice_go_empty_interface_types_and_the_answers_own_tests() -> None:
     """Found in the MultiPL-E Go run: ``[]interface{}`` in a signature is not the body's brace, and
     the model's own (here truncated) test function must not reach the benchmark's test file."""
@@ -185,3 +186,8 @@ def test_splice_go_empty_interface_types_and_the_answers_own_tests() -> None:
     program = splice(prompt, tests, answer, "pair", "go").program
     assert "return []interface{}{n, n}" in program and "func helper() int" in program
     assert program.count("func TestPair") == 1 and "TestMine" not in program
+    from xinstruct.sandbox import Job, Sandbox, Verdict
+
+    with Sandbox(use_cache=False, prestart=0) as sb:  # the real Go toolchain compiles and runs it
+        result = sb.run(Job("go", program, tests=""))
+    assert result.verdict is Verdict.PASSED, result.to_dict()

@@ -394,13 +394,13 @@ def _exec(
     fsize_mb: int | None = None,
     pre: Prestarted | None = None,
 ) -> _Raw:
-    """Run argv in a fresh sandbox (or the pre-started one given), enforcing wall time, output cap
+    """Run argv in the pre-started sandbox given (if unused and alive) or a fresh one, enforcing wall time, output cap
     and the RSS watchdog."""
     if uid == os.geteuid() and uid != 0:
         processes += _user_threads(uid)
     limit = _prlimit(cpu, rlimit_mb, limits, processes, fsize_mb or limits.file_size_mb)
     start = time.monotonic()
-    if pre is not None and pre.proc.poll() is None:
+    if pre is not None and not pre.used and pre.proc.poll() is None:
         # the launcher inside reads this one line, then execs; the limits apply from the exec on
         pre.used = True
         exports = "".join(f"export {k}={shlex.quote(v)}; " for k, v in env.items())
@@ -684,7 +684,7 @@ class Sandbox:
             uid=uid,
             stdin=job.stdin.encode(),
         )
-        raw = run_once(pre=pre if pre is not None and not pre.used else None)
+        raw = run_once(pre=pre)  # taken by the compile step already, if there was one
         for _ in range(3):
             # A binary restored from the compile cache was just written by this process; a fork in
             # another thread (a concurrent job, the pre-start pool) holds a copy of that write fd

@@ -55,12 +55,15 @@ def main() -> None:
     ap.add_argument("--solution-tokens", type=int, default=256)
     ap.add_argument("--tests-tokens", type=int, default=160)
     ap.add_argument("--instruction-tokens", type=int, default=96)
+    ap.add_argument("--repair-rounds", type=int, default=1)
+    ap.add_argument("--concurrency", type=int, default=8, help="samples in flight; their calls decode together")
+    ap.add_argument("--parallel", type=int, default=8, help="llama.cpp decode slots")
     ap.add_argument("--threads", type=int, default=None)
     args = ap.parse_args()
 
     console = Console(stderr=True)
     out = Path(args.out)
-    backend = LlamaCppBackend(resolve_model(None), n_ctx=4096, n_threads=args.threads)
+    backend = LlamaCppBackend(resolve_model(None), n_ctx=4096, n_threads=args.threads, parallel=args.parallel)
     model = resolve_model(None)
     results: dict[str, Any] = {}
     first_cache: Path | None = None
@@ -69,7 +72,8 @@ def main() -> None:
             "languages": args.languages, "rounds": args.rounds, "limit": args.limit, "dpo_samples": args.dpo_samples,
             "memory_size": args.memory_size, "critics": args.critics, "solution_tokens": args.solution_tokens,
             "tests_tokens": args.tests_tokens, "instruction_tokens": args.instruction_tokens,
-            "critique_tokens": 64, **CONFIGS[name],
+            "critique_tokens": 64, "repair_rounds": args.repair_rounds, "concurrency": args.concurrency,
+            **CONFIGS[name],
         }
         cfg = build_config(AgentsConfig, values, where=name)
         run_dir = out / name
@@ -84,7 +88,7 @@ def main() -> None:
         (out / "results.json").write_text(json.dumps({"args": vars(args), "results": results}, indent=2) + "\n")
     backend.close()
 
-    print("\n| config | stage | proposed | passed | kept | pass rate | mean total | tokens/kept | new tokens | wall s |")
+    print("\n| config | stage | proposed | passed (1st try) | kept | pass rate | mean total | tokens/kept | new tokens | wall s |")
     print("|---|---|---|---|---|---|---|---|---|---|")
     for name, s in results.items():
         for stage, st in s["by_stage"].items():
@@ -93,11 +97,11 @@ def main() -> None:
         t = s["totals"]
         totals = [r["mean_scores"].get("total") for r in s["per_language"].values() if r["mean_scores"].get("total")]
         mean_total = f"{sum(totals) / len(totals):.2f}" if totals else "-"
-        print(f"| {name} | all | {t['proposed']} | {t['passed']} | {t['kept']} | {s['pass_rate']} | {mean_total} | "
+        print(f"| {name} | all | {t['proposed']} | {t['passed']} ({t['passed_first_try']}) | {t['kept']} | {s['pass_rate']} | {mean_total} | "
               f"{s['tokens_per_kept']} | {t['new_tokens']} | {s['bench_wall_seconds']} |")
-    print("\nper language (proposed/admitted/passed/kept):")
+    print("\nper language (proposed/admitted/passed/passed first try/kept):")
     for name, s in results.items():
-        cells = ", ".join(f"{lang} {r['proposed']}/{r['admitted']}/{r['passed']}/{r['kept']}"
+        cells = ", ".join(f"{lang} {r['proposed']}/{r['admitted']}/{r['passed']}/{r['passed_first_try']}/{r['kept']}"
                           for lang, r in s["per_language"].items())
         print(f"- {name}: {cells}")
 

@@ -14,6 +14,8 @@ def role(req: GenerateRequest) -> str:
     user = req.messages[-1]["content"]
     if req.prefix.startswith('{"consistency"'):
         return "score"
+    if "These tests did not pass" in user:
+        return "repair"
     if "Write 3 to 5 unit tests" in user:
         return "tests"
     if "suggest one concrete improvement" in user:
@@ -34,7 +36,7 @@ def python_reply(req: GenerateRequest, i: int) -> str:
     if r == "solution":
         name = "f_" + str(zlib.crc32(user.encode()) % 10_000)
         return f"def {name}(x):\n    return x * 2\n"
-    if r == "tests":
+    if r in ("tests", "repair"):
         name = re.search(r"def (f_\d+)", user)
         fn = name.group(1) if name else "missing"
         return f"{fn}(2) == 4\nassert {fn}(0) == 0\n"
@@ -57,3 +59,11 @@ def crashing_after(n: int, reply=python_reply):
         return reply(req, i)
 
     return inner
+
+
+def wrong_first_tests_reply(req: GenerateRequest, i: int) -> str:
+    """Like ``python_reply``, but first tests expect a wrong value; the repair gets it right."""
+    if role(req) == "tests":
+        name = re.search(r"def (f_\d+)", req.messages[-1]["content"])
+        return f"{name.group(1) if name else 'missing'}(2) == 5\n"
+    return python_reply(req, i)

@@ -90,3 +90,59 @@ def test_lineage_names_the_agents_and_languages_that_inspired_a_sample(tmp_path,
     assert r1["parents"][1]["kind"] == "snippet" and r1["parents"][1]["language"] == "python"
     assert r1["critiques"] and r1["critiques"][0]["agent"] == "bash"
     assert r1["evolution"] in {"difficulty", "constraints", "reasoning", "data_structure", "port"}
+
+
+def test_failing_tests_get_one_rewrite_from_the_sandbox_output(tmp_path, scripted_backend):
+    from .helpers import role, wrong_first_tests_reply
+
+    values = {"languages": "python", "rounds": 1, "dpo_samples": 0, "mode": "parallel"}
+    backend = scripted_backend(reply=wrong_first_tests_reply)
+    summary = AgentsRun(build_config(AgentsConfig, values), seed_file(tmp_path), tmp_path / "run", backend).execute()
+    row = summary["per_language"]["python"]
+    sft = _rows(tmp_path / "run" / "sft.jsonl")
+    assert row["passed"] == row["passed_after_repair"] == len(sft) > 0 and row["passed_first_try"] == 0
+    assert all(r["first_verdict"] == "failed" and r["repairs"] == 1 and "== 4" in r["tests"] for r in sft)
+    repairs = [r for r in backend.generate_calls if role(r) == "repair"]
+    assert repairs and all("AssertionError" in r.messages[-1]["content"] and "== 5" in r.messages[-1]["content"]
+                           for r in repairs)
+
+    strict = {**values, "repair_rounds": 0}
+    summary = AgentsRun(build_config(AgentsConfig, strict), seed_file(tmp_path), tmp_path / "strict",
+                        scripted_backend(reply=wrong_first_tests_reply)).execute()
+    row = summary["per_language"]["python"]
+    assert row["passed"] == 0 and row["rejected"]["failed"] == row["proposed"]
+
+
+class BatchRecordingBackend:
+    """A scripted backend that also records how many requests each call carried."""
+
+    def __init__(self, scripted_backend) -> None:
+        self.inner = scripted_backend(reply=python_reply)
+        self.kind = self.inner.kind
+        self.sizes: list[int] = []
+
+    def identity(self):
+        return self.inner.identity()
+
+    def generate(self, requests):
+        self.sizes.append(len(requests))
+        yield from self.inner.generate(requests)
+
+    def first_token_logprobs(self, requests):
+        yield from self.inner.first_token_logprobs(requests)
+
+    def close(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize("mode", ["centralized", "parallel"])
+def test_concurrent_units_batch_their_calls_and_give_the_sequential_rows(tmp_path, scripted_backend, mode):
+    values = {"languages": "python,bash", "rounds": 2, "dpo_samples": 0, "mode": mode, "memory_size": 2}
+    seeds = seed_file(tmp_path, 4)
+    one = BatchRecordingBackend(scripted_backend)
+    AgentsRun(build_config(AgentsConfig, {**values, "concurrency": 1}), seeds, tmp_path / "one", one).execute()
+    many = BatchRecordingBackend(scripted_backend)
+    AgentsRun(build_config(AgentsConfig, {**values, "concurrency": 8}), seeds, tmp_path / "many", many).execute()
+    assert set(one.sizes) == {1} and max(many.sizes) > 1
+    for name in ("sft.jsonl", "rejected.jsonl"):
+        assert _strip_time(_rows(tmp_path / "many" / name)) == _strip_time(_rows(tmp_path / "one" / name)), name

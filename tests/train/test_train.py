@@ -221,3 +221,23 @@ def test_gguf_base_train_export_gguf_and_llamacpp_generates(tmp_path: Path, tiny
     finally:
         backend.close()
     assert result.completions[0].tokens > 0
+
+    # the before/after control: the base through the same route, re-quantized by llama.cpp to Q8_0
+    from gguf import GGMLQuantizationType
+
+    control = tmp_path / "base-q8.gguf"
+    main(["train", "export", str(out), "--base-only", "--gguf", str(control), "--gguf-route", "builtin",
+          "--quantize", "q8_0"])
+    assert not (tmp_path / "base-q8.f16.gguf").exists()
+    control_tensors = {t.name: t for t in GGUFReader(str(control)).tensors}
+    assert control_tensors["blk.0.attn_q.weight"].tensor_type == GGMLQuantizationType.Q8_0
+    assert (out / "base-export" / "model.safetensors").exists()
+    base_q = load_file(str(out / "base-export" / "model.safetensors"))["model.layers.0.self_attn.q_proj.weight"]
+    assert np.allclose(base_q, np.asarray(base_tensors["blk.0.attn_q.weight"].data, dtype=np.float32)
+                       .reshape(q.shape), atol=1e-3)
+    backend = LlamaCppBackend(resolve_model(str(control)), n_ctx=256)
+    try:
+        ((_, result),) = list(backend.generate([request]))
+    finally:
+        backend.close()
+    assert result.completions[0].tokens > 0

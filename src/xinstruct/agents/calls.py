@@ -1,4 +1,4 @@
-"""One LLM call at a time, with per-call seeds and token accounting for progress and summary."""
+"""One LLM call at a time per unit of work, with per-call seeds and token accounting for progress and summary."""
 
 from __future__ import annotations
 
@@ -62,10 +62,8 @@ class Caller:
             seed=derive_seed(self.run_seed, *keys),
         )
         request = GenerateRequest(messages=rendered.messages, params=params, prefix=rendered.prefix)
-        before = getattr(self.backend, "new_calls", None)
-        results = list(self.backend.generate([request]))
-        _, result = results[0]
-        cached = before is not None and getattr(self.backend, "new_calls", 0) == before
+        ((_, result),) = list(self.backend.generate([request]))
+        cached = result.cached
         self.meter.calls += 1
         self.meter.tokens += result.completion_tokens
         self.meter.prompt_tokens += result.prompt_tokens

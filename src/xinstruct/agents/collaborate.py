@@ -31,6 +31,9 @@ from xinstruct.core.seeds import derive_seed
 from xinstruct.sandbox import Limits, Sandbox
 
 MAX_FAULTS = 3
+REPAIRABLE = {"failed", "runtime_error", "compile_error"}
+"""Verdicts a test rewrite can fix (a wrong expected value, a test that does not compile); a
+timeout or a missing toolchain is not the tests' fault."""
 
 
 @dataclass
@@ -78,7 +81,8 @@ def new_sample(unit: str, stage: str, agent: Agent, round_no: int) -> dict[str, 
     return {
         "id": unit, "stage": stage, "round": round_no, "agent": agent.language, "language": agent.language,
         "instruction": None, "solution": None, "tests": None, "parents": [], "evolution": None,
-        "critiques": [], "verdict": None, "verdict_message": "", "scores": None, "score_raw": None,
+        "critiques": [], "verdict": None, "verdict_message": "", "first_verdict": None, "repairs": 0,
+        "scores": None, "score_raw": None,
         "error": None, "raw": {},
     }
 
@@ -110,25 +114,43 @@ def write_instruction(team: Team, sample: dict[str, Any], prompt: str, values: d
 
 
 def test_and_score(team: Team, agent: Agent, sample: dict[str, Any]) -> dict[str, Any]:
-    """Tests, sandbox verdict and reflection score for a sample that has instruction and solution."""
+    """Tests, sandbox verdict (with up to ``repair_rounds`` rewrites of failing tests) and the
+    reflection score for a sample that has instruction and solution."""
     values = {**profile_vars(agent.profile), "instruction": sample["instruction"], "solution": sample["solution"]}
-    task = TestsTask(agent.profile)
-    text = team.caller.complete(
-        task.format_input(values), keys=(sample["id"], "tests"), max_tokens=team.cfg.tests_tokens,
-        temperature=team.cfg.temperature,
-    )[0]
-    sample["raw"]["tests"] = text
-    out = task.format_output(text)
-    sample["tests"] = out["tests"]
-    if out["tests"] is None:
-        sample["error"] = out["error"]
+    if not _write_tests(team, agent, sample, TestsTask(agent.profile), values, "tests"):
         return sample
     result = verify(team.sandbox, agent.language, sample["solution"], sample["tests"], team.limits)
+    sample["first_verdict"] = result["verdict"]
+    for attempt in range(1, team.cfg.repair_rounds + 1):
+        if result["verdict"] not in REPAIRABLE:
+            break
+        repair = {**values, "tests": sample["tests"], "verdict": result["verdict"].replace("_", " "),
+                  "output": result["output"] or result["message"]}
+        if not _write_tests(team, agent, sample, TestsTask(agent.profile, "repair_tests"), repair, f"repair{attempt}"):
+            sample["error"] = None  # the first tests still stand and carry the verdict
+            break
+        sample["repairs"] = attempt
+        result = verify(team.sandbox, agent.language, sample["solution"], sample["tests"], team.limits)
     sample["verdict"], sample["verdict_message"] = result["verdict"], result["message"]
     if team.cfg.reflection:
         scored = score_sample(team.caller, agent.profile, sample, sample["id"], team.cfg.score_tokens)
         sample["scores"], sample["score_raw"] = scored["scores"], scored["raw"]
     return sample
+
+
+def _write_tests(team: Team, agent: Agent, sample: dict[str, Any], task: TestsTask, values: dict[str, Any],
+                 key: str) -> bool:
+    text = team.caller.complete(
+        task.format_input(values), keys=(sample["id"], key), max_tokens=team.cfg.tests_tokens,
+        temperature=team.cfg.temperature,
+    )[0]
+    sample["raw"][key] = text
+    out = task.format_output(text)
+    if out["tests"] is None:
+        sample["error"] = out["error"]
+        return False
+    sample["tests"] = out["tests"]
+    return True
 
 
 # ----------------------------------------------------------------------------- seed stage

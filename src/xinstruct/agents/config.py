@@ -32,6 +32,12 @@ class AgentsConfig:
     tests_tokens: int = option(256, "max tokens for unit tests")
     critique_tokens: int = option(80, "max tokens for a critique")
     score_tokens: int = option(96, "max tokens for the scorer's JSON")
+    repair_rounds: int = option(
+        1, "times failing tests are shown their sandbox output and rewritten before a sample is rejected (0: strict)"
+    )
+    concurrency: int = option(
+        8, "samples worked on at once; their LLM calls decode together in one batch", affects_output=False
+    )
     exec_timeout: float = option(10.0, "sandbox wall-clock seconds per test run", affects_output=False)
 
     def validate(self) -> None:
@@ -44,8 +50,10 @@ class AgentsConfig:
         if not langs:
             raise ConfigError("--languages: give at least one language")
         self.languages = list(dict.fromkeys(langs))
-        if self.rounds < 0 or self.memory_size < 1 or self.critics < 0 or self.dpo_samples < 0:
-            raise ConfigError("rounds, critics and dpo-samples must be >= 0 and memory-size >= 1")
+        if self.rounds < 0 or self.memory_size < 1 or self.critics < 0 or self.dpo_samples < 0 or self.repair_rounds < 0:
+            raise ConfigError("rounds, critics, dpo-samples and repair-rounds must be >= 0 and memory-size >= 1")
+        if self.concurrency < 1:
+            raise ConfigError("--concurrency must be >= 1")
         if not 0.0 < self.similarity <= 1.0:
             raise ConfigError("--similarity must be in (0, 1]")
         if self.limit is not None and self.limit < 1:

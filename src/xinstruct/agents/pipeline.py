@@ -4,14 +4,22 @@ Work is split into units with stable ids (``seed:<record>``, ``r<round>:<lang>``
 A finished unit is one fsynced line in a shard; its LLM calls are in the call cache. State that
 later units read (memories, reflections) is rebuilt by re-applying finished units in their fixed
 order, so a resumed run ends with exactly the rows of an uninterrupted one and redoes no call.
+
+The units of one stage (all seeds; all agents of one round) read the team's state as it was when
+the stage began, so they run concurrently (``--concurrency``): each in its own thread, their LLM
+calls decoding together through a ``CoalescingBackend``. Their samples are applied afterwards in
+agent order, which keeps the result independent of which unit finished first.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import threading
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +51,7 @@ from xinstruct.core.records import Record
 from xinstruct.core.runs import RunDir, write_jsonl_atomic
 from xinstruct.llm.base import Backend, PromptTooLong
 from xinstruct.llm.cached import CachedBackend
+from xinstruct.llm.coalesce import CoalescingBackend
 from xinstruct.readers import ReaderConfig, read_input
 from xinstruct.sandbox import Sandbox
 
@@ -92,7 +101,7 @@ def sft_row(sample: dict[str, Any]) -> dict[str, Any]:
         ],
         **{k: sample.get(k) for k in (
             "instruction", "solution", "tests", "language", "agent", "round", "stage", "evolution",
-            "critiques", "parents", "scores", "verdict",
+            "critiques", "parents", "scores", "verdict", "first_verdict", "repairs",
         )},
         "source": SOURCE,
     }
@@ -100,7 +109,7 @@ def sft_row(sample: dict[str, Any]) -> dict[str, Any]:
 
 def rejected_row(sample: dict[str, Any], reason: str) -> dict[str, Any]:
     keep = ("id", "stage", "round", "agent", "language", "instruction", "solution", "tests", "parents",
-            "evolution", "verdict", "verdict_message", "scores", "score_raw", "raw")
+            "evolution", "verdict", "verdict_message", "first_verdict", "repairs", "scores", "score_raw", "raw")
     return {**{k: sample.get(k) for k in keep}, "reason": reason, "source": SOURCE}
 
 
@@ -159,6 +168,7 @@ class AgentsRun:
         else:
             st["passed"] += 1
             stage["passed"] += 1
+            st["passed_after_repair" if sample.get("repairs") else "passed_first_try"] += 1
             if round_hashes is not None:
                 probe = minhash(sample_text(sample))
                 if any(probe.jaccard(h) >= self.cfg.similarity for h in round_hashes):
@@ -184,23 +194,38 @@ class AgentsRun:
                 if admitted:
                     agent.memory.save(self.run.path / "memory")
 
-    def _unit(self, unit: str, agent: Agent, produce: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    def _units(self, jobs: Sequence[tuple[str, Agent, Callable[[Team], dict[str, Any]]]]) -> list[dict[str, Any]]:
+        """The samples of ``jobs`` (unit id, agent, producer), in order: finished units come from
+        the shard, the others are produced ``concurrency`` at a time and appended as they finish."""
+        if self.cfg.concurrency == 1 or sum(unit not in self.done for unit, _, _ in jobs) <= 1:
+            return [self._unit(*job) for job in jobs]
+        with ThreadPoolExecutor(self.cfg.concurrency, thread_name_prefix="agent") as pool:
+            futures = [pool.submit(self._unit, *job) for job in jobs]
+            try:
+                return [f.result() for f in futures]
+            except BaseException:
+                # queued units are dropped; those in flight finish (and are saved) before this raises
+                pool.shutdown(wait=False, cancel_futures=True)
+                raise
+
+    def _unit(self, unit: str, agent: Agent, produce: Callable[[Team], dict[str, Any]]) -> dict[str, Any]:
         """A finished unit from the shard, or produced now (calls cached) and appended."""
         if unit in self.done:
             return self.done[unit]
-        caller = self.team.caller
-        caller.meter.tokens = caller.meter.new_tokens = 0
+        # each unit meters its own calls: units run in parallel threads
+        team = dataclasses.replace(self.team, caller=Caller(self.team.caller.backend, self.cfg.seed))
         started = time.perf_counter()
         try:
-            sample = produce()
+            sample = produce(team)
         except PromptTooLong as exc:
             sample = {"id": unit, "stage": "error", "round": 0, "agent": agent.language, "language": agent.language,
                       "error": "prompt_too_long", "verdict_message": str(exc)}
-        sample["tokens"] = caller.meter.tokens
-        sample["new_tokens"] = caller.meter.new_tokens
+        sample["tokens"] = team.caller.meter.tokens
+        sample["new_tokens"] = team.caller.meter.new_tokens
         sample["seconds"] = round(time.perf_counter() - started, 2)
-        self.writer.write(sample)
-        self.done[unit] = sample
+        with self.write_lock:
+            self.writer.write(sample)
+            self.done[unit] = sample
         return sample
 
     def execute(self) -> dict[str, Any]:
@@ -218,12 +243,14 @@ class AgentsRun:
             self.console.print(f"[cyan]resuming {self.run.path}")
         cache = CallCache(self.run.cache_path)
         backend = CachedBackend(self.inner_backend, cache)
+        shared = CoalescingBackend(backend) if cfg.concurrency > 1 else backend
         agents = {
             lang: Agent(get_profile(lang), Memory(lang, cfg.memory_size, cfg.similarity),
                         snippets=[r for r in inputs if r.data["language"] == lang])
             for lang in cfg.languages
         }
-        self.team = Team(cfg=cfg, caller=Caller(backend, cfg.seed), sandbox=self.sandbox, agents=agents, inputs=inputs)
+        self.team = Team(cfg=cfg, caller=Caller(shared, cfg.seed), sandbox=self.sandbox, agents=agents, inputs=inputs)
+        self.write_lock = threading.Lock()
         self.stats: dict[str, Counter[str]] = defaultdict(Counter)
         self.stage_stats: dict[str, Counter[str]] = defaultdict(Counter)
         self.score_sums: dict[str, Counter[str]] = defaultdict(Counter)
@@ -246,31 +273,26 @@ class AgentsRun:
                     progress.update(bars[lang], advance=1, tokens=self.stats[lang]["new_tokens"],
                                     cached=backend.cached_calls)
 
-                for record in inputs:
-                    lang = record.data["language"]
-                    agent = agents[lang]
-                    unit = f"seed:{record.id}"
-                    sample = self._unit(unit, agent, lambda a=agent, r=record, u=unit: seed_unit(self.team, a, r, u))
-                    self._apply(sample, agent, None)
-                    tick(lang)
+                seeds = self._units([
+                    (f"seed:{r.id}", agents[r.data["language"]],
+                     lambda t, r=r: seed_unit(t, agents[r.data["language"]], r, f"seed:{r.id}"))
+                    for r in inputs
+                ])
+                for record, sample in zip(inputs, seeds, strict=True):
+                    self._apply(sample, agents[record.data["language"]], None)
+                    tick(record.data["language"])
+                unit_of = centralized_unit if cfg.mode == "centralized" else parallel_unit
                 for round_no in range(1, cfg.rounds + 1):
-                    if cfg.mode == "centralized":
-                        for lang in cfg.languages:
-                            unit = f"r{round_no}:{lang}"
-                            sample = self._unit(unit, agents[lang],
-                                                lambda la=lang, u=unit, n=round_no: centralized_unit(self.team, la, n, u))
-                            self._apply(sample, agents[lang], None)
-                            tick(lang)
-                    else:
-                        produced = []
-                        for lang in cfg.languages:
-                            unit = f"r{round_no}:{lang}"
-                            produced.append(self._unit(unit, agents[lang],
-                                                       lambda la=lang, u=unit, n=round_no: parallel_unit(self.team, la, n, u)))
-                        round_hashes: list[Any] = []
-                        for lang, sample in zip(cfg.languages, produced, strict=True):
-                            self._apply(sample, agents[lang], round_hashes)
-                            tick(lang)
+                    produced = self._units([
+                        (f"r{round_no}:{lang}", agents[lang],
+                         lambda t, la=lang, n=round_no: unit_of(t, la, n, f"r{n}:{la}"))
+                        for lang in cfg.languages
+                    ])
+                    # parallel proposals are merged: a near-duplicate of an earlier one this round is dropped
+                    round_hashes: list[Any] | None = [] if cfg.mode == "parallel" else None
+                    for lang, sample in zip(cfg.languages, produced, strict=True):
+                        self._apply(sample, agents[lang], round_hashes)
+                        tick(lang)
                 if cfg.dpo_samples > 0:
                     dpo_bar = progress.add_task("dpo       ", total=len(self.kept))
                     for row in self.kept:
@@ -305,7 +327,8 @@ class AgentsRun:
             mean = {k: round(self.score_sums[lang][k] / self.score_counts[lang][k], 2)
                     for k in SCORE_KEYS if self.score_counts[lang][k]}
             per_language[lang] = {
-                "proposed": st["proposed"], "passed": st["passed"], "kept": st["kept"],
+                "proposed": st["proposed"], "passed": st["passed"], "passed_first_try": st["passed_first_try"],
+                "passed_after_repair": st["passed_after_repair"], "kept": st["kept"],
                 "rejected": rejected, "rejected_total": sum(rejected.values()),
                 "admitted": st["admitted"],
                 "not_admitted": {k.split(".", 1)[1]: v for k, v in st.items() if k.startswith("memory.")},
@@ -316,7 +339,8 @@ class AgentsRun:
             }
         totals: Counter[str] = Counter()
         for row in per_language.values():
-            for key in ("proposed", "passed", "kept", "rejected_total", "admitted", "tokens", "new_tokens", "dpo_pairs"):
+            for key in ("proposed", "passed", "passed_first_try", "passed_after_repair", "kept", "rejected_total",
+                        "admitted", "tokens", "new_tokens", "dpo_pairs"):
                 totals[key] += row[key]
         return {
             "stage": STAGE,
@@ -329,6 +353,7 @@ class AgentsRun:
             "by_stage": {k: dict(v) for k, v in sorted(self.stage_stats.items())},
             "totals": dict(totals),
             "pass_rate": round(totals["passed"] / totals["proposed"], 3) if totals["proposed"] else None,
+            "first_try_pass_rate": round(totals["passed_first_try"] / totals["proposed"], 3) if totals["proposed"] else None,
             "tokens_per_kept": round(totals["tokens"] / totals["kept"], 1) if totals["kept"] else None,
             "dpo_rows": len(dpo_rows),
             "llm_calls": {"new": backend.new_calls, "cached": backend.cached_calls},
@@ -340,12 +365,13 @@ class AgentsRun:
 
 def summary_table(summary: dict[str, Any]) -> Table:
     table = Table(title=f"xinstruct agents ({summary['mode']})")
-    for col in ("language", "proposed", "admitted", "passed", "kept", "rejected by reason", "mean total",
-                "tokens", "time s"):
+    for col in ("language", "proposed", "admitted", "passed (1st try + repaired)", "kept", "rejected by reason",
+                "mean total", "tokens", "time s"):
         table.add_column(col, justify="left" if col in ("language", "rejected by reason") else "right")
     for lang, row in summary["per_language"].items():
         reasons = ", ".join(f"{k} {v}" for k, v in row["rejected"].items()) or "-"
         total = row["mean_scores"].get("total")
-        table.add_row(lang, str(row["proposed"]), str(row["admitted"]), str(row["passed"]), str(row["kept"]),
+        passed = f"{row['passed']} ({row['passed_first_try']} + {row['passed_after_repair']})"
+        table.add_row(lang, str(row["proposed"]), str(row["admitted"]), passed, str(row["kept"]),
                       reasons, f"{total:.2f}" if total is not None else "-", str(row["tokens"]), f"{row['seconds']:.0f}")
     return table

@@ -156,10 +156,12 @@ class TestsTask:
     __test__ = False  # not a pytest class
 
     profile: Profile
+    prompt: str = "tests"
+    """``tests`` writes them; ``repair_tests`` rewrites tests that failed, given the sandbox output."""
 
     def format_input(self, row: Mapping[str, Any]) -> Rendered:
         p = self.profile
-        return render("tests", row, prefix=f"```{p.language}\n{p.tests_prefix}", stop=("\n```",))
+        return render(self.prompt, row, prefix=f"```{p.language}\n{p.tests_prefix}", stop=("\n```",))
 
     def format_output(self, text: str, row: Mapping[str, Any] | None = None) -> dict[str, Any]:
         if wrong_fence_language(text, self.profile.language):

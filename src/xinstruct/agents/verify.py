@@ -17,7 +17,9 @@ def run_tests(
     for i, result in sandbox.run_many(jobs, concurrency=2):
         last = result.stderr.strip().splitlines()[-1:] if result.stderr.strip() else []
         detail = "; ".join(x for x in (result.message, *last) if x)
-        out[i] = {"verdict": result.verdict.value, "message": detail[:300], "seconds": result.total_seconds}
+        tail = "\n".join((result.stderr.strip() or result.stdout.strip()).splitlines()[-12:])[-1200:]
+        out[i] = {"verdict": result.verdict.value, "message": detail[:300], "output": tail,
+                  "seconds": result.total_seconds}
     return out
 
 

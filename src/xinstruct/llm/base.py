@@ -75,6 +75,8 @@ class Completion:
 class GenerateResult:
     completions: list[Completion]
     prompt_tokens: int
+    cached: bool = field(default=False, compare=False)
+    """Served from a call cache (not stored: a property of this delivery, not of the result)."""
 
     @property
     def completion_tokens(self) -> int:
@@ -104,6 +106,7 @@ class ScoreRequest:
 class ScoreResult:
     logprobs: dict[str, float]
     prompt_tokens: int
+    cached: bool = field(default=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         return {"logprobs": self.logprobs, "prompt_tokens": self.prompt_tokens}

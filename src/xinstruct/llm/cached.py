@@ -49,7 +49,9 @@ class CachedBackend:
                 missing.append(i)
             else:
                 self.cached_calls += 1
-                yield i, decode(hit)
+                result = decode(hit)
+                result.cached = True
+                yield i, result
         if not missing:
             return
         for j, result in call([requests[i] for i in missing]):

@@ -10,6 +10,7 @@ from rich.console import Console
 
 from xinstruct.core.config import config_options, resolve_configs
 from xinstruct.train.config import DpoTrainConfig, SftTrainConfig
+from xinstruct.train.export import QUANT_TYPES
 
 console = Console(stderr=True, highlight=False)
 
@@ -64,21 +65,31 @@ def dpo_command(pairs: tuple[str, ...], out: str, config_file: str | None, overw
 @train.command("export")
 @click.argument("run", type=click.Path(exists=True, file_okay=False))
 @click.option("--merged", "merged_dir", type=click.Path(file_okay=False), help="merged HF model dir [default: RUN/merged]")
-@click.option("--gguf", "gguf_file", type=click.Path(dir_okay=False), help="also write an F16 GGUF here")
+@click.option("--gguf", "gguf_file", type=click.Path(dir_okay=False), help="also write a GGUF here (F16 unless --quantize)")
+@click.option("--quantize", type=click.Choice(QUANT_TYPES), default="f16", show_default=True,
+              help="GGUF type, re-quantized from F16 by llama.cpp (q8_0 keeps a LoRA's small deltas)")
+@click.option("--base-only", is_flag=True,
+              help="export the run's base without the trained weights (the before/after control)")
 @click.option("--converter", type=click.Path(exists=True, dir_okay=False), help="llama.cpp convert_hf_to_gguf.py to use")
 @click.option("--gguf-route", type=click.Choice(["auto", "converter", "builtin"]), default="auto", show_default=True,
               help="llama.cpp's converter, the built-in writer (GGUF Qwen2 bases), or the first that is available")
 @click.option("--dtype", type=click.Choice(["float32", "bfloat16", "float16"]), default="float32", show_default=True,
               help="dtype of the merged weights")
 def export_command(run: str, merged_dir: str | None, gguf_file: str | None, converter: str | None,
-                   gguf_route: str, dtype: str) -> None:
+                   gguf_route: str, dtype: str, quantize: str, base_only: bool) -> None:
     """Merge RUN's adapter into its base model (a standalone HF dir) and optionally write a GGUF."""
-    from xinstruct.train.export import export_gguf, merge_run
+    from xinstruct.train.export import export_gguf, merge_run, quantize_gguf
 
-    merged = merge_run(Path(run), Path(merged_dir) if merged_dir else Path(run) / "merged", dtype=dtype)
+    default_dir = Path(run) / ("base-export" if base_only else "merged")
+    merged = merge_run(Path(run), Path(merged_dir) if merged_dir else default_dir, dtype=dtype, base_only=base_only)
     _log(f"merged model: {merged}")
     click.echo(str(merged))
     if gguf_file:
-        path, route = export_gguf(merged, Path(gguf_file), converter=converter, route=gguf_route)
-        _log(f"GGUF: {path} ({route})")
+        dest = Path(gguf_file)
+        f16 = dest if quantize == "f16" else dest.with_name(f"{dest.stem}.f16.gguf")
+        path, route = export_gguf(merged, f16, converter=converter, route=gguf_route)
+        if quantize != "f16":
+            path = quantize_gguf(f16, dest, quantize)
+            f16.unlink()
+        _log(f"GGUF: {path} ({route}{'' if quantize == 'f16' else ', quantized to ' + quantize})")
         click.echo(str(path))

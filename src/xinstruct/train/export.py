@@ -52,12 +52,18 @@ def base_of_run(run: Path) -> tuple[ModelRef, dict[str, Any]]:
     return ref, card
 
 
-def merge_run(run: str | Path, dest: str | Path, dtype: str = "float32") -> Path:
-    """A standalone HF model directory: base + adapter merged (or the full fine-tune copied)."""
+def merge_run(run: str | Path, dest: str | Path, dtype: str = "float32", *, base_only: bool = False) -> Path:
+    """A standalone HF model directory: base + adapter merged (or the full fine-tune copied).
+
+    ``base_only`` writes the run's base through the same loading path without the trained weights:
+    the control that separates what training changed from what the export route changes.
+    """
     run, dest = Path(run), Path(dest)
     ref, card = base_of_run(run)
     artifact = run / card["artifact"]
-    if card["artifact"] == "model":
+    if base_only:
+        model = load_model(ref, dtype)
+    elif card["artifact"] == "model":
         model = load_model(ref, dtype, path=artifact)
     else:
         from peft import PeftModel
@@ -102,6 +108,31 @@ def export_gguf(merged: str | Path, dest: str | Path, *, converter: str | Path |
         )
     write_gguf_like(merged, template, dest)
     return dest, f"built-in writer (metadata and tokenizer from {template.name})"
+
+
+# llama.cpp file types ``--quantize`` accepts (the common ones; names as llama-quantize spells them)
+QUANT_TYPES = ("f16", "q8_0", "q6_k", "q5_k_m", "q4_k_m", "q4_0")
+
+
+def quantize_gguf(src: str | Path, dest: str | Path, qtype: str, threads: int | None = None) -> Path:
+    """Re-quantize an F16 GGUF with llama.cpp's own quantizer (what ``llama-quantize`` runs)."""
+    if qtype not in QUANT_TYPES:
+        raise XInstructError(f"unknown GGUF type {qtype!r}; choose one of {', '.join(QUANT_TYPES)}")
+    try:
+        import llama_cpp
+    except ImportError as e:
+        raise XInstructError("quantizing needs llama-cpp-python: pip install 'xinstruct[llamacpp]'") from e
+    src, dest = Path(src), Path(dest)
+    params = llama_cpp.llama_model_quantize_default_params()
+    params.ftype = getattr(llama_cpp, f"LLAMA_FTYPE_MOSTLY_{qtype.upper()}")
+    params.nthread = threads or 0
+    tmp = dest.with_name(f".{dest.name}.tmp")
+    rc = llama_cpp.llama_model_quantize(str(src).encode(), str(tmp).encode(), params)
+    if rc != 0:
+        tmp.unlink(missing_ok=True)
+        raise XInstructError(f"{src}: llama.cpp could not quantize to {qtype} (code {rc})")
+    tmp.replace(dest)
+    return dest
 
 
 def _recorded_base(merged: Path) -> Path | None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import subprocess
 import sys
 import time
@@ -45,6 +46,25 @@ def run_phase(out: Path, name: str, argv: list[str], console: Console) -> float:
     return seconds
 
 
+def per_task(run: Path) -> dict[tuple[str, str], bool]:
+    """(benchmark, task id) -> passed, from an eval run's result shards."""
+    out = {}
+    for shard in sorted((run / "shards").glob("results-*.jsonl")):
+        for line in shard.read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                row = json.loads(line)
+                out[(row["benchmark"], row["task_id"])] = bool(row["passed"])
+    return out
+
+
+def sign_test(gained: int, lost: int) -> float:
+    """Two-sided exact sign (McNemar) test on the tasks that changed: p-value under 'no effect'."""
+    n, k = gained + lost, min(gained, lost)
+    if n == 0:
+        return 1.0
+    return min(1.0, 2 * sum(math.comb(n, i) for i in range(k + 1)) / 2**n)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--corpus", default="../shared/corpora/evol-instruct-code-2k.json.gz")
@@ -56,7 +76,7 @@ def main() -> None:
     ap.add_argument("--benchmark", action="append", default=None,
                     help="benchmarks run in full before and after (default: humaneval+)")
     ap.add_argument("--multipl-e", default="java,cpp,javascript", help="MultiPL-E languages (first --multipl-e-limit tasks)")
-    ap.add_argument("--multipl-e-limit", type=int, default=30)
+    ap.add_argument("--multipl-e-limit", type=int, default=20)
     ap.add_argument("--phases", default="inverse,train,export,eval",
                     help="comma-separated subset of inverse,train,export,eval")
     args = ap.parse_args()
@@ -107,14 +127,23 @@ def main() -> None:
                 for row in json.loads(summary.read_text())["benchmarks"]:
                     rows.setdefault(row["benchmark"], {})[name] = row
     if rows:
+        verdicts = {name: {} for name in models}
+        for suite in suites:
+            for name in models:
+                if (out / f"eval-{suite}-{name}").exists():
+                    verdicts[name].update(per_task(out / f"eval-{suite}-{name}"))
         table = Table(title="pass@1 before (base, same export) vs after (two-stage LoRA)")
-        for col in ("benchmark", "tasks", "base", "sft", "delta"):
+        for col in ("benchmark", "tasks", "base", "sft", "delta", "gained", "lost", "sign test p"):
             table.add_column(col)
         for bench, pair in rows.items():
             base, sft = pair.get("base", {}).get("pass@1"), pair.get("sft", {}).get("pass@1")
             delta = f"{sft - base:+.1f}" if base is not None and sft is not None else ""
             tasks = next(iter(pair.values()))["tasks"]
-            table.add_row(bench, str(tasks), f"{base}", f"{sft}", delta)
+            both = [k for k in verdicts["base"] if k[0] == bench and k in verdicts["sft"]]
+            gained = sum(verdicts["sft"][k] and not verdicts["base"][k] for k in both)
+            lost = sum(verdicts["base"][k] and not verdicts["sft"][k] for k in both)
+            table.add_row(bench, str(tasks), f"{base}", f"{sft}", delta, str(gained), str(lost),
+                          f"{sign_test(gained, lost):.2f}")
         Console().print(table)
 
 

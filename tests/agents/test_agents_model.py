@@ -49,6 +49,10 @@ def test_files_and_consistent_counts(tiny_run):
         assert row["kept"] <= row["passed"] and row["admitted"] <= row["kept"] and row["memory_size"] <= 4
         assert row["kept"] == sum(1 for r in sft if r["language"] == lang)
         assert row["rejected_total"] == sum(1 for r in rejected if r["language"] == lang)
+        assert row["passed"] == row["passed_first_try"] + row["passed_after_repair"], lang
+    for r in sft + rejected:  # a failing first verdict got one test rewrite (--repair-rounds 1)
+        if r.get("first_verdict") in ("failed", "runtime_error", "compile_error"):
+            assert r["repairs"] == 1 or "repair1" in r.get("raw", {}), r["id"]
     for r in rejected:
         assert r["reason"]
         if r["verdict"] not in (None, "passed"):

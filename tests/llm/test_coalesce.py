@@ -98,3 +98,25 @@ def test_single_thread_call_is_a_plain_call() -> None:
     assert inner.batches == [["x", "y"]]
     with pytest.raises(PromptTooLong):
         call(backend, "too long")
+
+
+@pytest.mark.model
+def test_threads_share_the_real_llamacpp_backend(llamacpp_backend) -> None:
+    """Four threads, each asking the embedded model to repeat its own word: the calls decode in
+    shared batches and every thread gets the answer to its own prompt."""
+    words = ["giraffe", "volcano", "pineapple", "lighthouse"]  # words the model echoes ("saxophone" -> "Violin")
+    backend = CoalescingBackend(llamacpp_backend, gather_seconds=0.1)
+
+    def ask(word: str) -> str:
+        req = GenerateRequest(
+            messages=({"role": "user", "content": f"Reply with exactly one word: {word}"},),
+            params=SamplingParams(max_tokens=8),
+        )
+        ((_, result),) = list(backend.generate([req]))
+        return result.completions[0].text
+
+    with ThreadPoolExecutor(4) as pool:
+        answers = list(pool.map(ask, words))
+    assert all(word in answer.lower() for word, answer in zip(words, answers, strict=True)), answers
+    assert max(backend.batch_sizes) > 1
+    assert answers == [ask(word) for word in words]  # greedy: the same as asked one at a time

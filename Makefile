@@ -13,9 +13,10 @@ $(VENV)/.stamp-system: scripts/setup-system.sh $(wildcard scripts/apt/*.txt)
 	bash scripts/setup-system.sh
 	@mkdir -p $(VENV) && touch $@
 
-$(VENV)/.stamp-base: $(VENV)/.stamp-system pyproject.toml
+$(VENV)/.stamp-base: $(VENV)/.stamp-system pyproject.toml scripts/install-llama-cpp.sh
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
+	bash scripts/install-llama-cpp.sh $(BIN)/python
 	$(BIN)/python -m pip install -q -e '.[llamacpp,parse]'
 	touch $@
 

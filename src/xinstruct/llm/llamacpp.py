@@ -30,6 +30,7 @@ from xinstruct.llm.base import (
     ScoreResult,
 )
 from xinstruct.llm.llamacpp_batch import PREFILL_CHUNK, Job, SlotDecoder, log_softmax, reusable_prefix
+from xinstruct.llm.llamacpp_build import check_build
 from xinstruct.llm.template import ChatTemplate
 from xinstruct.models.registry import ModelRef
 
@@ -55,6 +56,7 @@ class LlamaCppBackend:
             raise BackendError(
                 f"{model.path}: the llamacpp backend needs a GGUF file; use --backend transformers"
             )
+        check_build(model.path)
         self.model = model
         started = time.perf_counter()
         self.llm = Llama(

@@ -12,7 +12,7 @@ from xinstruct.agents.pipeline import AgentsRun
 from xinstruct.core.config import build_config
 from xinstruct.sandbox import available_languages
 
-from .helpers import python_reply
+from .helpers import python_reply, role
 
 pytestmark = pytest.mark.skipif("python" not in available_languages(), reason="needs the python sandbox")
 
@@ -146,3 +146,31 @@ def test_concurrent_units_batch_their_calls_and_give_the_sequential_rows(tmp_pat
     assert set(one.sizes) == {1} and max(many.sizes) > 1
     for name in ("sft.jsonl", "rejected.jsonl"):
         assert _strip_time(_rows(tmp_path / "many" / name)) == _strip_time(_rows(tmp_path / "one" / name)), name
+
+
+def test_decontaminate_drops_benchmark_inputs_and_samples(tmp_path, scripted_backend, benchmarks_dir, monkeypatch):
+    """A seed snippet that is a HumanEval+ solution is skipped before any call; a generated sample
+    whose solution carries a benchmark's text is rejected as ``benchmark_overlap``."""
+    from xinstruct.eval.benchmarks import load_tasks, parse_benchmark
+    from xinstruct.readers import ReaderConfig
+
+    monkeypatch.setenv("XINSTRUCT_DATA", str(benchmarks_dir))
+    task = load_tasks(parse_benchmark("humaneval+"))[0]
+    seed = seed_file(tmp_path, n=2)
+    with seed.open("a") as f:
+        f.write(json.dumps({"language": "python", "code": task.prompt + task.canonical}) + "\n")
+
+    def leaking(req, i):  # every solution carries the benchmark's function after its own
+        text = python_reply(req, i)
+        return text + "\n" + task.prompt + task.canonical if role(req) == "solution" else text
+
+    cfg = build_config(AgentsConfig, {"languages": "python", "rounds": 1, "dpo_samples": 0})
+    backend = scripted_backend(reply=leaking)
+    summary = AgentsRun(cfg, seed, tmp_path / "run", backend,
+                        reader_cfg=ReaderConfig(decontaminate=["humaneval+"])).execute()
+    assert summary["skipped_inputs"]["decontaminate.benchmark_overlap"] == 1
+    row = summary["per_language"]["python"]
+    assert row["proposed"] == 2 + 1  # the benchmark snippet never became a seed sample
+    assert row["rejected"].get("benchmark_overlap", 0) == row["passed"] > 0 and row["kept"] == 0
+    rejected = _rows(tmp_path / "run" / "rejected.jsonl")
+    assert all(task.entry_point in r["solution"] for r in rejected if r["reason"] == "benchmark_overlap")

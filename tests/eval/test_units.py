@@ -191,3 +191,30 @@ def test_splice_go_empty_interface_types_and_the_answers_own_tests() -> None:
     with Sandbox(use_cache=False, prestart=0) as sb:  # the real Go toolchain compiles and runs it
         result = sb.run(Job("go", program, tests=""))
     assert result.verdict is Verdict.PASSED, result.to_dict()
+
+
+def test_drop_contaminated_step_and_specs(benchmarks_dir: Path, tmp_path: Path) -> None:
+    """Names and n-gram files both work as --decontaminate values; drops are counted by reason with
+    the record's file and line."""
+    from xinstruct.core.records import Record
+    from xinstruct.eval.decontam import DropContaminated
+
+    task = load_tasks(parse_benchmark("mbpp+"), benchmarks_dir)[5]
+    he = load_tasks(parse_benchmark("humaneval+"), benchmarks_dir)[7]
+    export_ngrams(["mbpp+"], tmp_path / "mbpp.json", data=benchmarks_dir)
+    dec = Decontaminator.from_specs([str(tmp_path / "mbpp.json"), "humaneval+"], data=benchmarks_dir)
+    assert dec is not None and Decontaminator.from_specs([]) is None
+    records = [
+        Record(id="a", data={"instruction": "Sort it.", "code": "def s(x):\n    return sorted(x)\n"}),
+        Record(id="b", data={"instruction": "Do this.", "response": task.prompt + (task.canonical or "")},
+               provenance={"file": "in.jsonl", "line": 2}),
+        Record(id="c", data={"code": he.prompt + he.canonical}, provenance={"file": "in.jsonl", "line": 3}),
+    ]
+    step = DropContaminated(dec)
+    assert [r.id for r in step(records)] == ["a"]
+    assert step.stats["dropped.benchmark_overlap"] == 2
+    assert [(e["file"], e["line"]) for e in step.skips.entries] == [("in.jsonl", 2), ("in.jsonl", 3)]
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"n": 13}')
+    with pytest.raises(InputError, match=r"bad\.json: not an n-gram file"):
+        Decontaminator.from_specs([str(bad)])

@@ -16,15 +16,24 @@ pytestmark = pytest.mark.model
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "inverse" / "demo.jsonl"
 
 
-def test_cli_end_to_end_on_the_embedded_model(tmp_path, embedded_model):
+def test_cli_end_to_end_on_the_embedded_model(tmp_path, embedded_model, benchmarks_dir, monkeypatch):
+    # a HumanEval+ solution in front of the demo rows: --decontaminate drops it before --limit counts
+    from xinstruct.eval.benchmarks import load_tasks, parse_benchmark
+
+    monkeypatch.setenv("XINSTRUCT_DATA", str(benchmarks_dir))
+    task = load_tasks(parse_benchmark("humaneval+"))[0]
+    leaked = {"instruction": "Finish it.", "output": f"```python\n{task.prompt}{task.canonical}```"}
+    data = tmp_path / "in.jsonl"
+    data.write_text(json.dumps(leaked) + "\n" + EXAMPLE.read_text())
     out = tmp_path / "run"
     args = [
-        "inverse", str(EXAMPLE), "--out", str(out), "--samples", "2", "--max-tokens", "48",
-        "--limit", "2", "--with-original", "--seed", "7",
+        "inverse", str(data), "--out", str(out), "--samples", "2", "--max-tokens", "48",
+        "--limit", "2", "--with-original", "--seed", "7", "--decontaminate", "humaneval+",
     ]
     result = CliRunner().invoke(cli, args, catch_exceptions=False)
     assert result.exit_code == 0, result.output
     summary = json.loads((out / "summary.json").read_text())
+    assert summary["skipped_by_reason"]["decontaminate.benchmark_overlap"] == 1
     assert summary["dataset_rows"] == 2 and summary["candidates_generated"] == 4
     assert summary["llm_calls"] == {"new": 8, "cached": 0}
     rows = [json.loads(line) for line in (out / "data.jsonl").read_text().splitlines()]

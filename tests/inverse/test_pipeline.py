@@ -184,3 +184,25 @@ def test_unusable_inputs_are_errors_not_empty_datasets(tmp_path, scripted_backen
         run_inverse(path, tmp_path / "run", InverseConfig(samples=1), BackendConfig(), ReaderConfig(),
                     backend=scripted_backend())
     assert str(path) in str(info.value)
+
+
+def test_decontaminate_drops_benchmark_snippets_and_counts_them(tmp_path, scripted_backend, benchmarks_dir):
+    """A corpus row holding a HumanEval+ solution never reaches the model; the summary counts it."""
+    from xinstruct.eval.benchmarks import load_tasks, parse_benchmark
+    from xinstruct.eval.decontam import export_ngrams
+
+    task = load_tasks(parse_benchmark("humaneval+"), benchmarks_dir)[3]
+    rows = [json.loads(line) for line in EXAMPLE.read_text().splitlines()[:3]]
+    rows.append({"instruction": "Complete this function.", "output": f"```python\n{task.prompt}{task.canonical}```"})
+    data = tmp_path / "in.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    ngrams = tmp_path / "ngrams.json"
+    export_ngrams(["humaneval+"], ngrams, data=benchmarks_dir)
+    backend = scripted_backend(reply=lambda req, i: " Write a function.", judge=scored({}))
+    summary = run_inverse(data, tmp_path / "run", InverseConfig(samples=1), BackendConfig(),
+                          ReaderConfig(decontaminate=[str(ngrams)]), backend=backend)
+    assert summary["skipped_by_reason"]["decontaminate.benchmark_overlap"] == 1
+    assert summary["snippets_extracted"] == summary["dataset_rows"] == 3
+    assert all(task.entry_point not in json.dumps(req.messages) for req in backend.generate_calls)
+    skipped = [json.loads(x) for x in (tmp_path / "run" / "skipped.jsonl").read_text().splitlines()]
+    assert [s["line"] for s in skipped if s["reason"] == "benchmark_overlap"] == [4]

@@ -107,3 +107,21 @@ def test_overlong_rows_dropped_or_truncated(tmp_path: Path, qwen_tokenizer) -> N
     kept, stats = encode_rows(qwen_tokenizer, rows, 64, "truncate")
     assert len(kept) == 2 and stats.truncated == 1 and len(kept[1]["input_ids"]) == 64
     assert any(lab != -100 for lab in kept[1]["labels"])
+
+
+def test_rows_overlapping_a_benchmark_are_dropped_and_counted(tmp_path: Path, benchmarks_dir: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    from xinstruct.eval.benchmarks import load_tasks, parse_benchmark
+    from xinstruct.train.data import drop_contaminated
+
+    monkeypatch.setenv("XINSTRUCT_DATA", str(benchmarks_dir))
+    task = load_tasks(parse_benchmark("humaneval+"))[2]
+    path = write_jsonl(tmp_path / "d.jsonl", [
+        chat("Add two numbers.", "def add(a, b):\n    return a + b"),
+        chat("Solve this:\n" + task.prompt, "```python\n" + task.prompt + task.canonical + "```"),
+    ])
+    rows = load_sft([path])
+    kept, report = drop_contaminated(rows, ["humaneval+"])
+    assert [r.row for r in kept] == [1]
+    assert report == {"against": ["humaneval+"], "dropped": 1, "dropped_rows": [f"{path}:row 2"]}
+    assert drop_contaminated(rows, []) == (rows, None)

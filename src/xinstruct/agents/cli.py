@@ -14,6 +14,7 @@ from xinstruct.agents.config import AgentsConfig
 from xinstruct.core.config import config_options, output_fingerprint, resolve_configs
 from xinstruct.core.errors import InputError
 from xinstruct.llm.factory import BackendConfig, make_backend, resolve_backend_model
+from xinstruct.readers import ReaderConfig
 
 
 class AgentsGroup(click.Group):
@@ -41,13 +42,13 @@ def agents() -> None:
 @click.option("--out", "out", required=True, type=click.Path(), help="run directory (resumed when it exists)")
 @click.option("--config", "config_file", type=click.Path(exists=True), help="YAML file of options")
 @click.option("--overwrite", is_flag=True, help="start the run directory afresh when its settings changed")
-@config_options(AgentsConfig, BackendConfig)
+@config_options(AgentsConfig, BackendConfig, ReaderConfig)
 def run_command(input_path: str, out: str, config_file: str | None, overwrite: bool, **values: Any) -> None:
     """Seed samples from INPUT code (Ds1/Ds2), then R collaboration rounds; writes sft.jsonl,
     dpo.jsonl, rejected.jsonl, memory/<lang>.json and summary.json to --out."""
     from xinstruct.agents.pipeline import AgentsRun, summary_table
 
-    cfg, backend_cfg = resolve_configs([AgentsConfig, BackendConfig], config_file, values)
+    cfg, backend_cfg, reader_cfg = resolve_configs([AgentsConfig, BackendConfig, ReaderConfig], config_file, values)
     console = Console(stderr=True)
     model = resolve_backend_model(backend_cfg)
     backend = make_backend(backend_cfg, model)
@@ -56,7 +57,7 @@ def run_command(input_path: str, out: str, config_file: str | None, overwrite: b
             cfg, input_path, out, backend,
             model_identity=model.identity() if model else None,
             backend_fingerprint={f"backend.{k}": v for k, v in output_fingerprint(backend_cfg).items()},
-            console=console, overwrite=overwrite,
+            console=console, overwrite=overwrite, reader_cfg=reader_cfg,
         ).execute()
     finally:
         backend.close()

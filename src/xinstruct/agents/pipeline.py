@@ -49,6 +49,7 @@ from xinstruct.core.pipeline import SkipLog
 from xinstruct.core.progress import make_progress
 from xinstruct.core.records import Record
 from xinstruct.core.runs import RunDir, write_jsonl_atomic
+from xinstruct.eval.decontam import Decontaminator, DropContaminated
 from xinstruct.llm.base import Backend, PromptTooLong
 from xinstruct.llm.cached import CachedBackend
 from xinstruct.llm.coalesce import CoalescingBackend
@@ -60,11 +61,16 @@ STAGE = "agents"
 
 
 # ----------------------------------------------------------------------------- inputs
-def code_inputs(path: str | Path, languages: list[str], limit: int | None, skips: SkipLog) -> list[Record]:
+def code_inputs(path: str | Path, languages: list[str], limit: int | None, skips: SkipLog,
+                reader_cfg: ReaderConfig, decontaminator: Decontaminator | None = None) -> list[Record]:
     """Code snippets in the agents' languages: code records as they are, instruction rows by their
     response's first fenced block. The first ``limit`` usable snippets, in input order."""
     out: list[Record] = []
-    for record in read_input(path, ReaderConfig(), skips):
+    records = read_input(path, reader_cfg, skips)
+    if decontaminator is not None:
+        step = DropContaminated(decontaminator)
+        records = step(records)
+    for record in records:
         data = record.data
         code, language = data.get("code"), data.get("language")
         if code is None:
@@ -80,6 +86,8 @@ def code_inputs(path: str | Path, languages: list[str], limit: int | None, skips
         out.append(Record(id=record.id, data={"code": code, "language": language}, provenance=record.provenance))
         if limit is not None and len(out) >= limit:
             break
+    if decontaminator is not None:
+        skips.merge(step.skips)
     return out
 
 
@@ -129,8 +137,10 @@ class AgentsRun:
         sandbox: Sandbox | None = None,
         console: Console | None = None,
         overwrite: bool = False,
+        reader_cfg: ReaderConfig | None = None,
     ) -> None:
         self.cfg = cfg
+        self.reader_cfg = reader_cfg or ReaderConfig()
         self.input_path = Path(input_path)
         self.run = RunDir(out, STAGE)
         self.inner_backend = backend
@@ -176,6 +186,8 @@ class AgentsRun:
                 round_hashes.append(probe)
             if reason is None and scores and scores.get("total") is not None and scores["total"] < self.cfg.min_score:
                 reason = "low_score"
+            if reason is None and self.decontaminator is not None and self.decontaminator.overlaps(sample_text(sample)):
+                reason = "benchmark_overlap"
         if self.cfg.reflection:
             _, faults = merits_and_faults(scores)
             if faults and sample.get("verdict") == "passed":
@@ -231,11 +243,12 @@ class AgentsRun:
     def execute(self) -> dict[str, Any]:
         cfg = self.cfg
         skips = SkipLog()
-        inputs = code_inputs(self.input_path, cfg.languages, cfg.limit, skips)
-        fingerprint = {**output_fingerprint(cfg), **self.backend_fingerprint,
+        self.decontaminator = Decontaminator.from_specs(self.reader_cfg.decontaminate)
+        inputs = code_inputs(self.input_path, cfg.languages, cfg.limit, skips, self.reader_cfg, self.decontaminator)
+        fingerprint = {**output_fingerprint(cfg, self.reader_cfg), **self.backend_fingerprint,
                        "input_sha256": file_sha256(self.input_path)}
         resumed = self.run.open(
-            config={"agents": config_to_dict(cfg), "input": str(self.input_path)},
+            config={"agents": config_to_dict(cfg), "reader": config_to_dict(self.reader_cfg), "input": str(self.input_path)},
             fingerprint=fingerprint, model=self.model_identity, prompts=prompt_hashes(), seed=cfg.seed,
             overwrite=self.overwrite,
         )

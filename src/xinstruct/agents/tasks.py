@@ -6,6 +6,7 @@ the loop can count the failure by reason and keep going (the 0.5B model often br
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import re
 from collections.abc import Mapping
@@ -19,6 +20,7 @@ import yaml
 from xinstruct.agents.calls import Rendered
 from xinstruct.agents.profiles import Profile
 from xinstruct.core.languages import normalize_language
+from xinstruct.eval.extract import strip_literals
 
 PROMPT_FILES = ("seed.yaml", "code.yaml", "evolve.yaml", "scorer.yaml")
 MAX_INSTRUCTION_CHARS = 1500
@@ -149,6 +151,44 @@ class CodeTask:
         return {"solution": code, "raw": text, "error": None}
 
 
+_STATEMENT_END = {"java": ";}", "cpp": ";}", "csharp": ";}", "typescript": ";)}", "php": ";}"}
+"""Characters a complete test statement ends with, per language (other languages: any line)."""
+
+
+def complete_tests(tests: str, language: str) -> str:
+    """Tests cut off by the token cap end at their last complete statement, and the blocks the
+    scaffold opened (``int main() {``, ``class Main { ... main(...) {``) are closed, so a truncated
+    test block is a shorter test block rather than a compile error."""
+    if language == "python":
+        lines = tests.splitlines()
+        while lines:
+            try:
+                ast.parse("\n".join(lines))
+                break
+            except SyntaxError:
+                lines.pop()
+        return "\n".join(lines)
+    clean = strip_literals(tests, language)
+    ends = _STATEMENT_END.get(language)
+    depth = {"(": 0, "[": 0, "{": 0}
+    closers = {")": "(", "]": "[", "}": "{"}
+    cut, open_blocks, at = None, 0, 0
+    for line in clean.splitlines(keepends=True):
+        for c in line:
+            if c in depth:
+                depth[c] += 1
+            elif c in closers:
+                depth[closers[c]] -= 1
+        at += len(line)
+        last = line.rstrip()
+        if last and depth["("] <= 0 and depth["["] <= 0 and (ends is None or last[-1] in ends):
+            cut, open_blocks = at, max(depth["{"], 0)
+    if cut is None:
+        return tests
+    kept = tests[:cut].rstrip()
+    return kept + "".join("\n" + "    " * level + "}" for level in reversed(range(open_blocks)))
+
+
 @dataclass(frozen=True)
 class TestsTask:
     """Writes unit tests for a solution, starting from the profile's test scaffold."""
@@ -169,7 +209,7 @@ class TestsTask:
         body = _cut_fence(text)
         if self.profile.tests_prefix.endswith(" "):
             body = body.lstrip(" ")  # the reply often repeats the space the prefix ends with
-        tests = (self.profile.tests_prefix + body).rstrip()
+        tests = complete_tests((self.profile.tests_prefix + body).rstrip(), self.profile.language)
         if len(tests.strip()) <= len(self.profile.tests_prefix.strip()) + 3:
             return {"tests": None, "raw": text, "error": "no_tests"}
         return {"tests": tests, "raw": text, "error": None}

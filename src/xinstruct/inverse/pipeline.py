@@ -19,10 +19,11 @@ from rich.console import Console
 
 from xinstruct.core.cache import CallCache
 from xinstruct.core.config import config_to_dict, output_fingerprint
-from xinstruct.core.pipeline import Shard, SkipLog, chain
+from xinstruct.core.pipeline import Shard, SkipLog, Step, chain
 from xinstruct.core.progress import make_progress
 from xinstruct.core.records import Record
 from xinstruct.core.runs import RunDir, write_jsonl_atomic
+from xinstruct.eval.decontam import Decontaminator, DropContaminated
 from xinstruct.inverse.config import InverseConfig
 from xinstruct.inverse.extract import ExtractCode, ExtractSettings
 from xinstruct.inverse.output import SOURCE, dataset_rows, export, original_row
@@ -121,8 +122,13 @@ def run_inverse(
     skips = SkipLog()
     records = list(read_input(input_path, reader_cfg, skips))
     extract = ExtractCode(ExtractSettings(cfg.min_chars, cfg.max_chars, 1, cfg.max_lines, tuple(cfg.languages)))
-    snippets = list(chain([extract, Shard()], records, rank=cfg.rank, world_size=cfg.world_size))
-    skips.merge(extract.skips)
+    steps: list[Step] = [extract]
+    decontaminator = Decontaminator.from_specs(reader_cfg.decontaminate)
+    if decontaminator is not None:
+        steps.append(DropContaminated(decontaminator))
+    snippets = list(chain([*steps, Shard()], records, rank=cfg.rank, world_size=cfg.world_size))
+    for step in steps:
+        skips.merge(step.skips)
     order = {r.id: i for i, r in enumerate(snippets)}
     if cfg.limit is not None:
         snippets = snippets[: cfg.limit]

@@ -17,6 +17,10 @@ class ReaderConfig:
     language_field: str = option("language", "field naming a code record's language (also tried: lang)")
     max_file_bytes: int = option(200_000, "skip source files larger than this in code directories")
     split_python: bool = option(True, "split Python source files into top-level functions and classes")
+    decontaminate: list[str] = option(
+        [], "drop inputs sharing a 13-word n-gram with these benchmarks: names (humaneval+,mbpp+,multipl-e:java) "
+        "or n-gram files from 'xinstruct eval decontam-export'"
+    )
 
     def validate(self) -> None:
         if self.max_file_bytes <= 0:

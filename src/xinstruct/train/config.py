@@ -80,6 +80,10 @@ class SftTrainConfig(_CommonTrainConfig):
         "drop", "rows longer than max_length: drop them (counted) or truncate them", choices=("drop", "truncate")
     )
     packing: bool = option(False, "pack several rows into one max_length sequence (faster on GPUs)")
+    decontaminate: list[str] = option(
+        [], "drop rows sharing a 13-word n-gram with these benchmarks: names (humaneval+,mbpp+) or n-gram "
+        "files from 'xinstruct eval decontam-export'"
+    )
 
     def validate(self) -> None:
         self._validate_common()

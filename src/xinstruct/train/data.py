@@ -191,6 +191,22 @@ def load_sft(paths: Sequence[str | Path]) -> list[Conversation]:
     return out
 
 
+def drop_contaminated(rows: Sequence[Conversation], specs: Sequence[str]) -> tuple[list[Conversation], dict[str, Any] | None]:
+    """The rows that share no n-gram with the benchmarks ``specs`` names, and what was dropped."""
+    from xinstruct.eval.decontam import Decontaminator
+
+    dec = Decontaminator.from_specs(specs)
+    if dec is None:
+        return list(rows), None
+    kept, dropped = [], []
+    for r in rows:
+        if dec.overlaps("\n".join(m["content"] for m in r.messages if m["role"] != "system")):
+            dropped.append(f"{r.path}:row {r.row}")
+        else:
+            kept.append(r)
+    return kept, {"against": list(specs), "dropped": len(dropped), "dropped_rows": dropped[:20]}
+
+
 def _as_messages(value: Any, role: str, path: str, n: int, what: str) -> list[dict[str, str]]:
     """TRL accepts plain strings or message lists; normalise to messages so the chat template applies."""
     if isinstance(value, str):

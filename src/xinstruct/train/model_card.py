@@ -20,6 +20,7 @@ def write_model_card(
     config: dict[str, Any],
     stages: list[dict[str, Any]],
     artifact: str,
+    decontamination: dict[str, Any] | None = None,
 ) -> Path:
     """Write ``model_card.json`` (machine-readable, read by ``train export``) and ``README.md``."""
     card = {
@@ -29,6 +30,7 @@ def write_model_card(
         "data": data,
         "config": config,
         "stages": stages,
+        "decontamination": decontamination,
         "final_loss": next((s.get("final_loss") for s in reversed(stages) if s.get("final_loss") is not None), None),
         "versions": package_versions(),
     }
@@ -45,6 +47,8 @@ def write_model_card(
         "| --- | --- | --- |",
         *[f"| `{d['path']}` | `{d['sha256'][:16]}…` | {d.get('rows', '')} |" for d in data],
         "",
+        *([f"Decontaminated against {', '.join(decontamination['against'])}: "
+           f"{decontamination['dropped']} row(s) sharing a 13-word n-gram dropped.", ""] if decontamination else []),
         "## Stages (in training order)",
         "",
         "| stage | rows | epochs | steps | first loss | final loss |",

@@ -22,7 +22,14 @@ from xinstruct.core.runs import RunDir, atomic_write_json
 from xinstruct.models.registry import ModelRef, resolve_model
 from xinstruct.train import HF_HINT, require_hf
 from xinstruct.train.config import SftTrainConfig
-from xinstruct.train.data import Conversation, encode_rows, file_digest, load_sft, split_stages
+from xinstruct.train.data import (
+    Conversation,
+    drop_contaminated,
+    encode_rows,
+    file_digest,
+    load_sft,
+    split_stages,
+)
 from xinstruct.train.loading import apply_lora, load_model, load_tokenizer
 from xinstruct.train.model_card import write_model_card
 
@@ -198,7 +205,12 @@ def run_sft(
         raise XInstructError(f"SFT needs trl and datasets: {HF_HINT}") from exc
 
     out = Path(out)
-    rows = load_sft(data)
+    rows, decontamination = drop_contaminated(load_sft(data), cfg.decontaminate)
+    if decontamination:
+        log(f"decontamination against {', '.join(cfg.decontaminate)}: dropped {decontamination['dropped']} row(s)"
+            + (f" (e.g. {decontamination['dropped_rows'][0]})" if decontamination["dropped"] else ""))
+    if not rows:
+        raise InputError("every row overlaps a benchmark named by --decontaminate; nothing to train on", str(data[0]))
     stages = split_stages(rows, cfg.curriculum)
     ref = resolve_model(cfg.base)
     run, data_ids = open_training_run(
@@ -225,10 +237,11 @@ def run_sft(
 
     artifact = "adapter" if cfg.method == "lora" else "model"
     copy_artifact(out / stages[-1][0] / "final", out / artifact)
-    summary = {"artifact": str(out / artifact), "stages": stage_reports, "base": ref.identity(), "data": data_ids}
+    summary = {"artifact": str(out / artifact), "stages": stage_reports, "base": ref.identity(), "data": data_ids,
+               "decontamination": decontamination}
     if is_main_process():
         write_model_card(out, kind="sft", base=ref.identity(), data=data_ids, config=config_to_dict(cfg),
-                         stages=stage_reports, artifact=artifact)
+                         stages=stage_reports, artifact=artifact, decontamination=decontamination)
         run.write_summary(summary)
     log(f"saved {artifact} to {out / artifact}")
     return summary

@@ -91,10 +91,12 @@ def main() -> None:
     inverse_dir, sft_dir = out / "inverse", out / "sft"
     models = {"base": out / f"base-{args.quantize}.gguf", "sft": out / f"sft-{args.quantize}.gguf"}
 
+    evaluated = [b for benchmarks, _ in suites.values() for b in benchmarks]
     if "inverse" in phases:
+        # corpus rows that share a 13-word n-gram with anything evaluated below never reach training
         run_phase(out, "inverse", [*XI, "inverse", args.corpus, "--out", str(inverse_dir), "--samples",
                                    str(args.samples), "--max-tokens", "128", "--limit", str(args.limit),
-                                   "--with-original"], console)
+                                   "--with-original", "--decontaminate", ",".join(evaluated)], console)
     if "train" in phases:
         run_phase(out, "train", [*XI, "train", "sft", str(inverse_dir / "train_two_stage.jsonl"), "--out", str(sft_dir),
                                  "--max-length", str(args.max_length), "--batch-size", "4", "--grad-accum", "2"],

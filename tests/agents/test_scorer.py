@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import pytest
+
 from xinstruct.agents.calls import Caller
 from xinstruct.agents.profiles import get_profile
 from xinstruct.agents.scorer import merits_and_faults, parse_scores, score_sample
@@ -57,3 +59,40 @@ def test_solution_loses_appended_tests_and_instruction_its_list_number():
     reply = "def f(x):\n    return x\n\n# Unit tests to check the function\ndef test_f():\n    assert f(1) == 1\n"
     assert CodeTask("solution", py).format_output(reply)["solution"] == "def f(x):\n    return x"
     assert parse_instruction("3. (Python) Write `f(x)` that returns x.") == "Write `f(x)` that returns x."
+
+
+def test_expected_ratings_weigh_the_digits_at_each_value() -> None:
+    import math
+
+    from xinstruct.agents.scorer import PREFIX, ScoreTask, expected_ratings
+    from xinstruct.llm.base import Completion
+
+    lp = math.log
+    pieces = ["5", ', "', "relevance", '":', " ", "4", ', "', "total", '": ', "5"]
+    tops = [{"5": lp(0.5), "4": lp(0.5)}, {}, {}, {}, {}, {"4": lp(0.9), "1": lp(0.05), " ": lp(0.05)}, {}, {}, {},
+            {"5": lp(0.2), "3": lp(0.2)}]
+    c = Completion(text="".join(pieces), finish_reason="stop", tokens=len(pieces), pieces=pieces, top_logprobs=tops)
+    got = expected_ratings(PREFIX, c)
+    assert got == {"consistency": 4.5, "relevance": round((4 * 0.9 + 0.05) / 0.95, 3), "total": 4.0}
+    scores = ScoreTask(get_profile("python")).format_output(c.text, c)["scores"]
+    assert scores == got  # the written digits (5, 4, 5) are replaced by their expectations
+    assert ScoreTask(get_profile("python")).format_output(c.text)["scores"] == {"consistency": 5.0, "relevance": 4.0, "total": 5.0}
+
+
+@pytest.mark.model
+def test_expected_scores_rank_a_failing_sample_below_a_passing_one(llamacpp_backend) -> None:
+    """On the real model the written digits tie (5 for a correct and for a wrong, failing solution);
+    their expectations do not."""
+    task = "Write a function add(a, b) that returns the sum of a and b."
+    tests = "assert add(1, 2) == 3\nassert add(0, 0) == 0"
+    good = {"instruction": task, "solution": "def add(a, b):\n    return a + b", "tests": tests, "verdict": "passed"}
+    bad = {"instruction": task, "solution": "def add(a, b):\n    return a * b - 7", "tests": tests, "verdict": "failed",
+           "verdict_message": "AssertionError: assert add(1, 2) == 3"}
+    caller, py = Caller(llamacpp_backend, 0), get_profile("python")
+    exp = {name: score_sample(caller, py, row, name, 96)["scores"] for name, row in (("good", good), ("bad", bad))}
+    written = {name: score_sample(caller, py, row, name, 96, expected=False)["scores"]
+               for name, row in (("good", good), ("bad", bad))}
+    assert written["good"]["correctness"] == written["bad"]["correctness"] == 5.0
+    assert exp["good"]["correctness"] > exp["bad"]["correctness"] + 0.5, exp
+    assert exp["good"]["total"] > exp["bad"]["total"] + 0.5, exp
+    assert all(1.0 <= v <= 5.0 for s in exp.values() for v in s.values())

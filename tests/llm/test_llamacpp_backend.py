@@ -223,3 +223,14 @@ def test_cache_survives_reopen_and_failures(tmp_path: Path, scripted_backend) ->
     assert sorted(results) == [0, 1, 2, 3]
     assert [r.messages[0]["content"] for r in inner.generate_calls] == ["c", "d"]
     assert reader.cached_calls == 2 and len(reader.cache) == 4
+
+
+@pytest.mark.model
+def test_top_logprobs_per_generated_token(llamacpp_backend) -> None:
+    from llm_helpers import check_top_logprobs
+
+    params = SamplingParams(max_tokens=10, top_logprobs=5)
+    c = one(llamacpp_backend, GenerateRequest(CODE_TASK, params, prefix="```python\n")).completions[0]
+    check_top_logprobs(c, 5)
+    plain = one(llamacpp_backend, GenerateRequest(CODE_TASK, SamplingParams(max_tokens=10), prefix="```python\n"))
+    assert plain.completions[0].text == c.text and plain.completions[0].top_logprobs is None

@@ -126,6 +126,22 @@ def test_generate_logprobs_sum(llama_server: str, embedded_model) -> None:
 
 
 @pytest.mark.model
+def test_top_logprobs_agree_with_llamacpp(llama_server: str, embedded_model, llamacpp_backend) -> None:
+    from llm_helpers import check_top_logprobs
+
+    request = GenerateRequest(CODE_TASK, SamplingParams(max_tokens=8, top_logprobs=4))
+    [(_, remote)] = list(real_backend(llama_server, embedded_model).generate([request]))
+    [(_, local)] = list(llamacpp_backend.generate([request]))
+    r, loc = remote.completions[0], local.completions[0]
+    check_top_logprobs(r, 4)
+    # greedy paths may part at a near tie (the server batches prompts differently): compare up to there
+    same = next((i for i, (a, b) in enumerate(zip(r.pieces, loc.pieces, strict=False)) if a != b), len(r.pieces))
+    assert same >= 4, (r.pieces, loc.pieces)
+    for a, b in zip(r.top_logprobs[:same], loc.top_logprobs[:same], strict=True):
+        assert abs(a[next(iter(b))] - next(iter(b.values()))) < 0.1, (a, b)
+
+
+@pytest.mark.model
 def test_first_token_logprobs_agree_with_llamacpp(llama_server: str, embedded_model, llamacpp_backend) -> None:
     backend = real_backend(llama_server, embedded_model)
     requests = [ScoreRequest(m, ("Yes", "No")) for m in JUDGE_PAIRS]

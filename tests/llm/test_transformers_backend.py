@@ -69,3 +69,10 @@ def test_first_token_logprobs_batched_equals_single_and_ranks(hf_backend, llamac
     assert (margin[0] > margin[1]) == (local_margin[0] > local_margin[1])
     # dequantized float32 vs the q4 kernels of llama.cpp: the same model, close but not bit-equal
     assert all(abs(a - b) < 0.15 for a, b in zip(margin, local_margin, strict=True)), (margin, local_margin)
+
+
+def test_top_logprobs_per_generated_token(hf_backend) -> None:
+    from llm_helpers import check_top_logprobs
+
+    [(_, res)] = list(hf_backend.generate([GenerateRequest(CODE_TASK, SamplingParams(max_tokens=8, top_logprobs=3))]))
+    check_top_logprobs(res.completions[0], 3)

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from xinstruct.core.seeds import derive_seed
-from xinstruct.llm.base import Backend, GenerateRequest, Message, SamplingParams
+from xinstruct.llm.base import Backend, Completion, GenerateRequest, Message, SamplingParams
 
 
 @dataclass
@@ -52,6 +52,19 @@ class Caller:
         n: int = 1,
     ) -> list[str]:
         """Completion texts (without the prefix)."""
+        return [c.text for c in self.completions(rendered, keys=keys, max_tokens=max_tokens, temperature=temperature, n=n)]
+
+    def completions(
+        self,
+        rendered: Rendered,
+        *,
+        keys: Sequence[Any],
+        max_tokens: int,
+        temperature: float,
+        n: int = 1,
+        top_logprobs: int = 0,
+    ) -> list[Completion]:
+        """The completions themselves (with per-token top log-probabilities if asked)."""
         params = SamplingParams(
             n=n,
             temperature=temperature,
@@ -60,6 +73,7 @@ class Caller:
             stop=rendered.stop,
             repetition_penalty=1.05,
             seed=derive_seed(self.run_seed, *keys),
+            top_logprobs=top_logprobs,
         )
         request = GenerateRequest(messages=rendered.messages, params=params, prefix=rendered.prefix)
         ((_, result),) = list(self.backend.generate([request]))
@@ -71,4 +85,4 @@ class Caller:
             self.meter.cached_calls += 1
         else:
             self.meter.new_tokens += result.completion_tokens
-        return [c.text for c in result.completions]
+        return result.completions

@@ -133,7 +133,8 @@ def test_and_score(team: Team, agent: Agent, sample: dict[str, Any]) -> dict[str
         result = verify(team.sandbox, agent.language, sample["solution"], sample["tests"], team.limits)
     sample["verdict"], sample["verdict_message"] = result["verdict"], result["message"]
     if team.cfg.reflection:
-        scored = score_sample(team.caller, agent.profile, sample, sample["id"], team.cfg.score_tokens)
+        scored = score_sample(team.caller, agent.profile, sample, sample["id"], team.cfg.score_tokens,
+                              expected=team.cfg.scorer == "expected")
         sample["scores"], sample["score_raw"] = scored["scores"], scored["raw"]
     return sample
 

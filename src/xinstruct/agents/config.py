@@ -32,6 +32,10 @@ class AgentsConfig:
     tests_tokens: int = option(256, "max tokens for unit tests")
     critique_tokens: int = option(80, "max tokens for a critique")
     score_tokens: int = option(96, "max tokens for the scorer's JSON")
+    scorer: str = option(
+        "expected", "how a 1-5 rating is read: expected (probability-weighted over the digits at that token: "
+        "continuous, ranks samples) or sampled (the digit the model wrote)", choices=("expected", "sampled"),
+    )
     repair_rounds: int = option(
         1, "times failing tests are shown their sandbox output and rewritten before a sample is rejected (0: strict)"
     )

@@ -34,10 +34,15 @@ class SamplingParams:
     seed: int | None = None
     logprobs: bool = False
     """Also return the sum of sampled tokens' log-probabilities (for perplexity selection)."""
+    top_logprobs: int = 0
+    """Also return, for every generated token, its text and the ``k`` likeliest tokens with their
+    log-probabilities (an LLM judge's score as an expectation instead of one sampled digit)."""
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["stop"] = list(self.stop)
+        if not self.top_logprobs:
+            del d["top_logprobs"]  # keys of calls made before the field existed stay valid
         return d
 
 
@@ -61,6 +66,10 @@ class Completion:
     finish_reason: str
     tokens: int
     logprob: float | None = None
+    pieces: list[str] | None = None
+    """With ``top_logprobs``: the text of each generated token (may run past a stop-string cut)."""
+    top_logprobs: list[dict[str, float]] | None = None
+    """With ``top_logprobs``: per generated token, the likeliest tokens' text -> log-probability."""
 
     @property
     def perplexity(self) -> float | None:

@@ -130,13 +130,15 @@ class LlamaCppBackend:
                         stop=tuple(p.stop),
                         seed=derive_seed(p.seed, i) if p.seed is not None else None,
                         logprobs=p.logprobs,
+                        top_logprobs=p.top_logprobs,
                     )
                 )
         pending: dict[int, list[Completion | None]] = {i: [None] * r.params.n for i, r in enumerate(requests)}
         for done in self.decoder.run(jobs):
             index, i = done.key
             pending[index][i] = Completion(
-                text=done.text, finish_reason=done.finish_reason, tokens=done.tokens, logprob=done.logprob
+                text=done.text, finish_reason=done.finish_reason, tokens=done.tokens, logprob=done.logprob,
+                pieces=done.pieces, top_logprobs=done.top_logprobs,
             )
             if all(c is not None for c in pending[index]):
                 completions = [c for c in pending.pop(index) if c is not None]

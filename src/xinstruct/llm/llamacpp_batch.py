@@ -47,6 +47,7 @@ class Job:
     stop: tuple[str, ...]
     seed: int | None
     logprobs: bool
+    top_logprobs: int = 0
 
 
 @dataclass
@@ -56,6 +57,8 @@ class Finished:
     finish_reason: str
     tokens: int
     logprob: float | None
+    pieces: list[str] | None = None
+    top_logprobs: list[dict[str, float]] | None = None
 
 
 @dataclass
@@ -68,6 +71,7 @@ class _Slot:
     out: list[int] = field(default_factory=list)
     pieces: bytearray = field(default_factory=bytearray)
     logprob: float = 0.0
+    tops: list[dict[str, float]] = field(default_factory=list)
     pending: int = -1
     """Sampled token not yet fed to the model."""
 
@@ -213,6 +217,7 @@ class SlotDecoder:
         slot.out = []
         slot.pieces = bytearray()
         slot.logprob = 0.0
+        slot.tops = []
         slot.pending = -1
         self._advance(slot, self._logits((len(rest) - 1) % PREFILL_CHUNK))
 
@@ -224,8 +229,11 @@ class SlotDecoder:
         if self.lib.llama_vocab_is_eog(self.vocab, token):
             self._finish(slot, "stop")
             return
-        if job.logprobs:
-            slot.logprob += float(log_softmax(logits.astype(np.float64))[token])
+        if job.logprobs or job.top_logprobs:
+            lp = log_softmax(logits.astype(np.float64))
+            slot.logprob += float(lp[token])
+            if job.top_logprobs:
+                slot.tops.append(self._top(lp, job.top_logprobs))
         slot.out.append(token)
         slot.pieces += self._piece_bytes(token)
         if job.stop:
@@ -239,6 +247,14 @@ class SlotDecoder:
             return
         slot.pending = token
 
+    def _top(self, logprobs: np.ndarray, k: int) -> dict[str, float]:
+        """The ``k`` likeliest tokens' text -> log-probability (tokens with the same text: the likeliest)."""
+        best = np.argpartition(logprobs, -k)[-k:]
+        out: dict[str, float] = {}
+        for token in best[np.argsort(logprobs[best])[::-1]]:
+            out.setdefault(self._piece_bytes(int(token)).decode("utf-8", errors="replace"), float(logprobs[token]))
+        return out
+
     def _finish(self, slot: _Slot, reason: str, text: str | None = None) -> None:
         job = slot.job
         assert job is not None
@@ -251,6 +267,9 @@ class SlotDecoder:
             tokens=len(slot.out),
             logprob=slot.logprob if job.logprobs and slot.out else None,
         )
+        if job.top_logprobs:
+            done.pieces = [self._piece_bytes(t).decode("utf-8", errors="replace") for t in slot.out]
+            done.top_logprobs = slot.tops[: len(slot.out)]
         slot.job = None
         slot.pending = -1
         self._done.append(done)

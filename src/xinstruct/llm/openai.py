@@ -41,6 +41,7 @@ from xinstruct.llm.base import (
     Completion,
     GenerateRequest,
     GenerateResult,
+    SamplingParams,
     ScoreRequest,
     ScoreResult,
 )
@@ -313,8 +314,9 @@ class OpenAIBackend:
             payload["stop"] = list(p.stop)
         if p.seed is not None:
             payload["seed"] = derive_seed(p.seed, slot)
-        if p.logprobs:  # chat: llama-cpp-python returns token logprobs only when top_logprobs is set
-            payload.update({"logprobs": True, "top_logprobs": 1} if self.api == "chat" else {"logprobs": 1})
+        if p.logprobs or p.top_logprobs:  # chat: llama-cpp-python returns token logprobs only with top_logprobs
+            k = max(p.top_logprobs, 1)
+            payload.update({"logprobs": True, "top_logprobs": k} if self.api == "chat" else {"logprobs": k})
         return path, payload
 
     def _score_payload(self, request: ScoreRequest) -> tuple[str, dict[str, Any]]:
@@ -349,7 +351,26 @@ class OpenAIBackend:
             return [float(t["logprob"]) for t in lp.get("content") or [] if t.get("logprob") is not None]
         return [float(x) for x in lp.get("token_logprobs") or [] if x is not None]
 
-    def _completion(self, job: _Job, data: dict[str, Any], want_logprob: bool) -> tuple[Completion, int]:
+    def _positions(self, choice: dict[str, Any]) -> list[tuple[str, dict[str, float]]]:
+        """Per generated token: its text and the server's top candidates ``{token: logprob}``."""
+        lp = choice.get("logprobs") or {}
+        if self.api == "chat":
+            raw = [(e.get("token", ""), [(t["token"], t["logprob"]) for t in e.get("top_logprobs") or []])
+                   for e in lp.get("content") or []]
+        else:
+            raw = [(token, list((tops or {}).items()))
+                   for token, tops in zip(lp.get("tokens") or [], lp.get("top_logprobs") or [], strict=False)]
+        out = []
+        for token, pairs in raw:
+            top: dict[str, float] = {}
+            for alt, value in pairs:
+                if value is not None:
+                    top[alt] = max(float(value), top.get(alt, MISSING_LOGPROB))
+            out.append((token, top))
+        return out
+
+    def _completion(self, job: _Job, data: dict[str, Any], p: SamplingParams) -> tuple[Completion, int]:
+        want_logprob = p.logprobs
         choice = self._choice(job, data)
         if self.api == "chat":
             text = (choice.get("message") or {}).get("content") or ""
@@ -361,22 +382,16 @@ class OpenAIBackend:
         tokens = int(tokens) if tokens is not None else len(token_lps)
         logprob = sum(token_lps) if want_logprob and token_lps else None
         completion = Completion(text=text, finish_reason=choice.get("finish_reason") or "stop", tokens=tokens, logprob=logprob)
+        if p.top_logprobs:
+            positions = self._positions(choice)
+            completion.pieces = [token for token, _ in positions]
+            completion.top_logprobs = [top for _, top in positions]
         return completion, int(usage.get("prompt_tokens") or 0)
 
     def _first_top(self, job: _Job, data: dict[str, Any]) -> dict[str, float]:
         """The first generated position's top candidates as ``{token string: logprob}``."""
-        lp = self._choice(job, data).get("logprobs") or {}
-        top: dict[str, float] = {}
-        if self.api == "chat":
-            content = lp.get("content") or []
-            entries = content[0].get("top_logprobs") or [] if content else []
-            pairs = [(e["token"], e["logprob"]) for e in entries]
-        else:
-            tops = lp.get("top_logprobs") or []
-            pairs = list((tops[0] or {}).items()) if tops else []
-        for token, value in pairs:
-            if value is not None:
-                top[token] = max(float(value), top.get(token, MISSING_LOGPROB))
+        positions = self._positions(self._choice(job, data))
+        top = positions[0][1] if positions else {}
         if not top:
             raise BackendError(
                 f"POST {self.base_url}{job.path}: the server returned no top logprobs "
@@ -397,7 +412,7 @@ class OpenAIBackend:
         prompt_tokens: dict[int, int] = {}
         for job, data in self._stream(jobs):
             request = requests[job.index]
-            completion, n_prompt = self._completion(job, data, request.params.logprobs)
+            completion, n_prompt = self._completion(job, data, request.params)
             done = pending.setdefault(job.index, {})
             done[job.slot] = completion
             prompt_tokens[job.index] = max(prompt_tokens.get(job.index, 0), n_prompt)

@@ -137,7 +137,7 @@ class TransformersBackend:
             "eos_token_id": self.eos_ids,
             "repetition_penalty": p.repetition_penalty,
             "return_dict_in_generate": True,
-            "output_logits": p.logprobs,
+            "output_logits": p.logprobs or p.top_logprobs > 0,
         }
         if sampling:  # top_k 0 and min_p unset: plain temperature/top-p, as the other backends sample
             kwargs.update(temperature=p.temperature, top_p=p.top_p, top_k=0)
@@ -153,10 +153,10 @@ class TransformersBackend:
             out = self.lm.generate(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"], **kwargs)
         prompt_len = enc["input_ids"].shape[1]
         generated = out.sequences[:, prompt_len:]
-        step_logprobs = None
-        if p.logprobs:  # raw (T=1) log-softmax of the chosen tokens, whatever the sampling warpers did
-            logits = torch.stack(out.logits, dim=1).float()
-            step_logprobs = torch.log_softmax(logits, dim=-1).gather(-1, generated.unsqueeze(-1)).squeeze(-1)
+        step_logprobs = all_logprobs = None
+        if p.logprobs or p.top_logprobs:  # raw (T=1) log-softmax, whatever the sampling warpers did
+            all_logprobs = torch.log_softmax(torch.stack(out.logits, dim=1).float(), dim=-1)
+            step_logprobs = all_logprobs.gather(-1, generated.unsqueeze(-1)).squeeze(-1)
         lengths = enc["attention_mask"].sum(-1).tolist()
         for j, index in enumerate(indices):
             completions = []
@@ -164,7 +164,10 @@ class TransformersBackend:
                 row = j * n_sequences + k
                 ids = generated[row].tolist()
                 lp_row = step_logprobs[row].tolist() if step_logprobs is not None else None
-                completions.append(self._completion(ids, lp_row, p))
+                completion = self._completion(ids, lp_row if p.logprobs else None, p)
+                if p.top_logprobs and all_logprobs is not None:
+                    self._add_tops(completion, ids, all_logprobs[row], p.top_logprobs)
+                completions.append(completion)
             if n_sequences < p.n:
                 completions = [Completion(**vars(completions[0])) for _ in range(p.n)]
             yield index, GenerateResult(completions=completions, prompt_tokens=int(lengths[j]))
@@ -187,6 +190,18 @@ class TransformersBackend:
             total = sum(token_logprobs[:n])
             logprob = total if math.isfinite(total) else None
         return Completion(text=text, finish_reason=finish, tokens=n, logprob=logprob)
+
+    def _add_tops(self, completion: Completion, ids: list[int], logprobs: Any, k: int) -> None:
+        """Per generated token (up to EOS): its text and the ``k`` likeliest tokens' text -> logprob."""
+        n = next((t for t, token in enumerate(ids) if token in self.eos_ids), len(ids))
+        values, indices = logprobs[:n].topk(k, dim=-1)
+        completion.pieces = [self.tokenizer.decode([t]) for t in ids[:n]]
+        completion.top_logprobs = []
+        for vals, idx in zip(values.tolist(), indices.tolist(), strict=True):
+            top: dict[str, float] = {}
+            for v, t in zip(vals, idx, strict=True):
+                top.setdefault(self.tokenizer.decode([t]), float(v))
+            completion.top_logprobs.append(top)
 
     def _tokens_until_stop(self, ids: list[int], stop: Sequence[str]) -> int:
         """Fewest leading tokens whose text contains a stop string (monotone, so bisect)."""

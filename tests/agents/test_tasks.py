@@ -3,10 +3,12 @@ toolchains compile and run (the 0.5B model's commonest C++/Java compile error wa
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from xinstruct.agents.profiles import get_profile
-from xinstruct.agents.tasks import TestsTask, complete_tests
+from xinstruct.agents.tasks import CodeTask, TestsTask, complete_tests
 from xinstruct.agents.verify import verify
 from xinstruct.sandbox import Limits, Sandbox, available_languages
 
@@ -64,3 +66,35 @@ def test_cut_off_tests_compile_and_pass_in_the_sandbox(language: str) -> None:
     assert tests is not None
     result = verify(Sandbox(prestart=0), language, solution, tests, Limits(timeout=30))
     assert result["verdict"] == "passed", (tests, result)
+
+
+@pytest.mark.toolchain
+@pytest.mark.parametrize("language", ["csharp", "java", "cpp"])
+def test_solution_with_its_own_main_and_unqualified_test_calls_run(language: str) -> None:
+    """Two habits of the 0.5B model that used to be compile errors: a ``Main`` of the solution's own
+    (C#: "more than one entry point") and tests calling the methods without ``Solution.``."""
+    if language not in available_languages():
+        pytest.skip(f"{language} toolchain not installed")
+    reply = {
+        "csharp": "    public static int Twice(int x) { return 2 * x; }\n\n"
+                  "    public static void Main(string[] args) {\n        Console.WriteLine(Twice(3));\n    }\n}",
+        "java": "    static int twice(int x) { return 2 * x; }\n\n"
+                "    public static void main(String[] args) {\n        System.out.println(twice(3));\n    }\n}",
+        "cpp": "int twice(int x) { return 2 * x; }\n\nint main() {\n    cout << twice(3) << endl;\n    return 0;\n}",
+    }[language]
+    calls = {"csharp": "        Debug.Assert(Twice(3) == 6);\n    }\n}",
+             "java": "        if (twice(3) != 6) throw new AssertionError();\n    }\n}",
+             "cpp": "    assert(twice(3) == 6);\n}"}[language]
+    profile = get_profile(language)
+    solution = CodeTask("solution", profile).format_output(reply)["solution"]
+    assert solution is not None and not re.search(r"\b[Mm]ain\s*\(", solution), solution
+    tests = TestsTask(profile).format_output(calls)["tests"]
+    result = verify(Sandbox(prestart=0), language, solution, tests, Limits(timeout=30))
+    assert result["verdict"] == "passed", (solution, tests, result)
+    wrong = verify(Sandbox(prestart=0), language, solution, tests.replace("6", "7"), Limits(timeout=30))
+    assert wrong["verdict"] == "failed", wrong
+
+
+def test_a_solution_cut_off_by_the_token_cap_is_not_tested() -> None:
+    out = CodeTask("solution", get_profile("php")).format_output("function f($x) {\n    $t = 0;\n", finish_reason="length")
+    assert out["solution"] is None and out["error"] == "solution_truncated"

@@ -90,12 +90,12 @@ def new_sample(unit: str, stage: str, agent: Agent, round_no: int) -> dict[str, 
 # ----------------------------------------------------------------------------- shared steps
 def write_solution(team: Team, agent: Agent, sample: dict[str, Any], prompt: str, values: dict[str, Any]) -> bool:
     task = CodeTask(prompt, agent.profile)
-    text = team.caller.complete(
+    reply = team.caller.completions(
         task.format_input(values), keys=(sample["id"], prompt), max_tokens=team.cfg.solution_tokens,
         temperature=team.cfg.temperature,
     )[0]
-    out = task.format_output(text)
-    sample["raw"][prompt] = text
+    out = task.format_output(reply.text, finish_reason=reply.finish_reason)
+    sample["raw"][prompt] = reply.text
     sample["solution"] = out["solution"]
     if out["solution"] is None:
         sample["error"] = out["error"]

@@ -40,23 +40,27 @@ _PROFILES: dict[str, Profile] = {
         Profile(
             "python", "Python",
             "Define functions only; no input(), no printing, no tests.",
-            "Write plain top-level `assert` statements (no unittest, no functions).",
+            "Write plain top-level `assert` statements (no unittest, no functions). Use small inputs whose "
+            "results you can check by hand.",
             tests_prefix="assert ",
             tests_marker="\nassert ",
         ),
         Profile(
             "java", "Java",
             "Write `class Solution` (not public) with static methods; no main method.",
-            "Write `public class Main` whose main method calls Solution's static methods and throws "
-            "`new AssertionError()` when a result is wrong.",
+            "Write `public class Main extends Solution` whose main method calls Solution's static methods and "
+            "throws `new AssertionError()` when a result is wrong. Compare strings, lists and arrays with "
+            "`.equals(...)` / `Arrays.equals(...)`, never `==`. Use small inputs.",
             solution_prefix="import java.util.*;\n\nclass Solution {\n",
-            tests_prefix="public class Main {\n    public static void main(String[] args) {\n",
+            # extends Solution: tests that call the methods unqualified still compile
+            tests_prefix="public class Main extends Solution {\n    public static void main(String[] args) {\n",
             tests_marker="public class Main",
         ),
         Profile(
             "cpp", "C++",
-            "Write functions only, with their #include lines; no main function.",
-            "Write `int main()` that checks results with `assert(...)` and returns 0.",
+            "Write functions only, with their #include lines; no main function. Take vector and string "
+            "parameters by value or const reference.",
+            "Write `int main()` that checks results with `assert(...)` and returns 0. Use small inputs.",
             solution_prefix="#include <bits/stdc++.h>\nusing namespace std;\n\n",
             tests_prefix="#include <cassert>\n\nint main() {\n",
             tests_marker="int main(",
@@ -64,23 +68,24 @@ _PROFILES: dict[str, Profile] = {
         Profile(
             "csharp", "C#",
             "Write `class Solution` with public static methods; no Main method.",
-            "Write `class Program` with `static void Main()` that checks Solution's results with "
-            "`Debug.Assert(...)`.",
+            "Write `class Program : Solution` with `static void Main()` that checks Solution's results with "
+            "`Debug.Assert(...)`. Compare lists and arrays with `.SequenceEqual(...)`, never `==`. Use small inputs.",
             solution_prefix="using System;\nusing System.Collections.Generic;\nusing System.Linq;\n\nclass Solution {\n",
-            tests_prefix="class Program {\n    static void Main() {\n",
+            tests_prefix="class Program : Solution {\n    static void Main() {\n",
             tests_marker="class Program",
         ),
         Profile(
             "typescript", "TypeScript",
             "Write typed functions only; no console output, no tests.",
-            "Write top-level checks `console.assert(expr, \"message\");` with concrete expected values.",
+            "Write top-level checks `console.assert(expr, \"message\");` with concrete expected values. Compare "
+            "arrays and objects with `JSON.stringify(a) === JSON.stringify(b)`, never `===`. Use small inputs.",
             tests_prefix="console.assert(",
             tests_marker="\nconsole.assert(",
         ),
         Profile(
             "php", "PHP",
             "Write PHP functions only; no echo, no tests.",
-            "Write checks like `if (f(2) !== 4) { throw new Exception(\"Test failed\"); }`.",
+            "Write checks like `if (f(2) !== 4) { throw new Exception(\"Test failed\"); }`. Use small inputs.",
             solution_prefix="<?php\n",
             tests_prefix="if (",
             tests_marker="\nif (",
@@ -88,7 +93,7 @@ _PROFILES: dict[str, Profile] = {
         Profile(
             "bash", "Bash",
             "Write bash functions that print their result with echo; do not read input.",
-            "Write checks like `[ \"$(f 2)\" = \"4\" ] || { echo \"Test failed\"; exit 1; }`.",
+            "Write checks like `[ \"$(f 2)\" = \"4\" ] || { echo \"Test failed\"; exit 1; }`. Use small inputs.",
             solution_prefix="#!/bin/bash\n",
             tests_prefix="[ \"$(",
             tests_marker="\n[ ",

@@ -20,7 +20,7 @@ import yaml
 from xinstruct.agents.calls import Rendered
 from xinstruct.agents.profiles import Profile
 from xinstruct.core.languages import normalize_language
-from xinstruct.eval.extract import strip_literals
+from xinstruct.eval.extract import drop_mains, strip_literals
 
 PROMPT_FILES = ("seed.yaml", "code.yaml", "evolve.yaml", "scorer.yaml")
 MAX_INSTRUCTION_CHARS = 1500
@@ -142,10 +142,18 @@ class CodeTask:
         p = self.profile
         return render(self.prompt, row, prefix=f"```{p.language}\n{p.solution_prefix}", stop=("\n```",))
 
-    def format_output(self, text: str, row: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    def format_output(
+        self, text: str, row: Mapping[str, Any] | None = None, finish_reason: str = "stop"
+    ) -> dict[str, Any]:
+        """``finish_reason="length"`` (cut off by the token cap) makes the solution unusable: a body
+        cut mid-way cannot be completed, and testing it would only spend calls on a compile error."""
         if wrong_fence_language(text, self.profile.language):
             return {"solution": None, "raw": text, "error": "wrong_language"}
+        if finish_reason == "length":
+            return {"solution": None, "raw": text, "error": "solution_truncated"}
         code = _cut_at_marker(self.profile.solution_prefix + _cut_fence(text), self.profile.tests_marker).rstrip()
+        # the tests bring the entry point: a main of the solution's own would be a second one (C#, C++)
+        code = drop_mains(code, self.profile.language).rstrip()
         if len(code.strip()) <= len(self.profile.solution_prefix.strip()) + 5:
             return {"solution": None, "raw": text, "error": "no_solution"}
         return {"solution": code, "raw": text, "error": None}

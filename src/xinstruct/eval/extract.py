@@ -259,7 +259,7 @@ def _end_span(code: str, clean: str, start: int) -> FunctionSpan | None:
 
 
 # ----------------------------------------------------------------------------- helpers around the function
-def _drop_mains(text: str, language: str) -> str:
+def drop_mains(text: str, language: str) -> str:
     """Remove ``main`` functions and Python ``__main__`` blocks (the benchmark's tests bring their own)."""
     if language == "python":
         m = re.search(r"^if\s+__name__\s*==.*$", text, re.M)
@@ -428,9 +428,9 @@ def splice(prompt: str, tests: str, answer_code: str, entry_point: str, language
                     break
             after = after[:cut]
         post = after
-    outer = _declarations(_drop_mains(outer, language), language, prompt + setup)
-    inner = _declarations(_drop_mains(inner, language), language, prompt, tests) if inner.strip() else ""
-    post = _declarations(_drop_mains(post, language), language, prompt, tests)
+    outer = _declarations(drop_mains(outer, language), language, prompt + setup)
+    inner = _declarations(drop_mains(inner, language), language, prompt, tests) if inner.strip() else ""
+    post = _declarations(drop_mains(post, language), language, prompt, tests)
     if language == "php":
         outer = re.sub(r"<\?php|\?>", "", outer)
     body = body.rstrip()

@@ -18,10 +18,14 @@ from typing import Any
 
 from rich.console import Console
 
+from xinstruct.agents.calls import Caller
 from xinstruct.agents.config import AgentsConfig
 from xinstruct.agents.pipeline import AgentsRun, summary_table
-from xinstruct.agents.profiles import DEFAULT_LANGUAGES
+from xinstruct.agents.profiles import DEFAULT_LANGUAGES, get_profile
+from xinstruct.agents.scorer import score_sample
+from xinstruct.core.cache import CallCache
 from xinstruct.core.config import build_config
+from xinstruct.llm.cached import CachedBackend
 from xinstruct.llm.llamacpp import LlamaCppBackend
 from xinstruct.models import resolve_model
 
@@ -39,6 +43,40 @@ def copy_cache(src: Path, dst: Path) -> None:
     dst.parent.mkdir(parents=True, exist_ok=True)
     with sqlite3.connect(src) as a, sqlite3.connect(dst) as b:
         a.backup(b)
+
+
+def rescore(backend: Any, run_dir: Path) -> list[dict[str, Any]]:
+    """Every proposal of a run that has a task and a solution, scored by the expected-rating scorer
+    with the verdict the sandbox gave it (calls cached in the run's cache under their own keys)."""
+    rows = [json.loads(x) for name in ("sft.jsonl", "rejected.jsonl")
+            for x in (run_dir / name).read_text().splitlines() if x.strip()]
+    cache = CallCache(run_dir / "llm-cache.sqlite")
+    caller = Caller(CachedBackend(backend, cache), 0)
+    out = []
+    for row in rows:
+        if not row.get("instruction") or not row.get("solution"):
+            continue
+        scores = score_sample(caller, get_profile(row["language"]), row, f"rescore:{row.get('id')}", 96)["scores"]
+        out.append({"stage": row["stage"], "verdict": row.get("verdict"), "repairs": row.get("repairs") or 0,
+                    "total": (scores or {}).get("total")})
+    cache.close()
+    return out
+
+
+def describe(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    def mean(xs: list[float]) -> float | None:
+        return round(sum(xs) / len(xs), 3) if xs else None
+
+    rounds = [r for r in rows if not r["stage"].startswith("seed")]
+    passed = [r for r in rounds if r["verdict"] == "passed"]
+    return {
+        "round_n": len(rounds),
+        "round_pass_rate": round(len(passed) / len(rounds), 3) if rounds else None,
+        "round_first_try_rate": round(sum(not r["repairs"] for r in passed) / len(rounds), 3) if rounds else None,
+        "round_total": mean([r["total"] for r in rounds if r["total"] is not None]),
+        "passed_total": mean([r["total"] for r in rows if r["verdict"] == "passed" and r["total"] is not None]),
+        "failed_total": mean([r["total"] for r in rows if r["verdict"] != "passed" and r["total"] is not None]),
+    }
 
 
 def main() -> None:
@@ -66,6 +104,7 @@ def main() -> None:
     backend = LlamaCppBackend(resolve_model(None), n_ctx=4096, n_threads=args.threads, parallel=args.parallel)
     model = resolve_model(None)
     results: dict[str, Any] = {}
+    rescored: dict[str, list[dict[str, Any]]] = {}
     first_cache: Path | None = None
     for name in args.configs.split(","):
         values = {
@@ -85,6 +124,8 @@ def main() -> None:
         results[name] = summary
         first_cache = first_cache or run_dir / "llm-cache.sqlite"
         console.print(summary_table(summary))
+        rescored[name] = rescore(backend, run_dir)
+        summary["rescored"] = describe(rescored[name])
         (out / "results.json").write_text(json.dumps({"args": vars(args), "results": results}, indent=2) + "\n")
     backend.close()
 
@@ -99,6 +140,14 @@ def main() -> None:
         mean_total = f"{sum(totals) / len(totals):.2f}" if totals else "-"
         print(f"| {name} | all | {t['proposed']} | {t['passed']} ({t['passed_first_try']}) | {t['kept']} | {s['pass_rate']} | {mean_total} | "
               f"{s['tokens_per_kept']} | {t['new_tokens']} | {s['bench_wall_seconds']} |")
+    print("\nEvery sample scored afterwards by one scorer (expected ratings; the same for every config, so")
+    print("totals compare across configs, also with reflection off), round samples and all samples:")
+    print("\n| config | round samples | round pass rate (1st try) | round mean total | passed mean total | failed mean total |")
+    print("|---|---|---|---|---|---|")
+    for name, s in results.items():
+        d = s["rescored"]
+        print(f"| {name} | {d['round_n']} | {d['round_pass_rate']} ({d['round_first_try_rate']}) | {d['round_total']} | "
+              f"{d['passed_total']} | {d['failed_total']} |")
     print("\nper language (proposed/admitted/passed/passed first try/kept):")
     for name, s in results.items():
         cells = ", ".join(f"{lang} {r['proposed']}/{r['admitted']}/{r['passed']}/{r['passed_first_try']}/{r['kept']}"

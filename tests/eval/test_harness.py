@@ -180,3 +180,31 @@ def test_base_style_runs_a_model_without_chat_template(data_env, templateless_gg
         body = sample["code"].split(r["prompt"], 1)[1]
         assert body.strip() and "\ndef " not in body and "\nprint(" not in body  # cut at the stop tokens
     assert row["pass@1"] is not None
+
+
+@pytest.mark.model
+def test_continue_style_multipl_e_java_on_the_real_model(data_env, borrowed_llamacpp, tmp_path, monkeypatch):
+    """The Qwen2.5-Coder report's MultiPL-E chat prompt: the model is asked to complete the given Java
+    code; its fenced answer is spliced into the prompt and compiled and run with the tests."""
+    import xinstruct.llm.factory as factory
+    from xinstruct.eval.benchmarks import load_tasks, parse_benchmark
+    from xinstruct.eval.prompts import build_request
+    from xinstruct.llm.base import SamplingParams
+
+    task = load_tasks(parse_benchmark("multipl-e:java"))[0]
+    req = build_request(task, "continue", SamplingParams(max_tokens=64))
+    assert req.messages[0]["content"].startswith("Please continue to complete the function")
+    assert task.prompt.strip() in req.messages[0]["content"] and req.prefix == "```java\n"
+    monkeypatch.setattr(factory, "make_backend", lambda cfg, model=None: borrowed_llamacpp)
+    out = tmp_path / "java"
+    args = ["--benchmark", "multipl-e:java", "--limit", "2", "--prompt-style", "continue", "--max-tokens", "384",
+            "--out", str(out)]
+    res = CliRunner().invoke(eval_command, args, catch_exceptions=False)
+    assert res.exit_code == 0, res.output
+    row = json.loads((out / "summary.json").read_text())["benchmarks"][0]
+    assert row["tasks"] == 2 and row["not_runnable"] == 0 and row["pass@1"] is not None
+    rows = [json.loads(x) for x in next((out / "shards").glob("results-*.jsonl")).read_text().splitlines()]
+    for r in rows:
+        sample = r["samples"][0]
+        assert sample["verdict"] in ("passed", "failed", "compile_error", "runtime_error", "timeout"), sample
+        assert "class Problem" in sample["code"] and "public static void main" in sample["code"], sample["code"]

@@ -17,7 +17,9 @@ class EvalConfig:
         "mbxp:<lang>, humaneval-x:<lang> (repeat or comma-separate)", cli=False, affects_output=False,
     )
     data: Path | None = option(None, "benchmark file, or a directory laid out like XINSTRUCT_DATA", affects_output=False)
-    prompt_style: str = option("instruct", "instruct: chat prompt + fenced answer; completion: chat reply prefilled with the code prompt; "
+    prompt_style: str = option("instruct", "instruct: evalplus's chat prompt for a self-contained script + fenced answer; "
+                               "continue: the Qwen2.5-Coder report's MultiPL-E chat prompt (complete the given code, "
+                               "return it in a code block); completion: chat reply prefilled with the code prompt; "
                                "base: the raw code prompt, no chat template (base models)",
                                choices=PROMPT_STYLES)
     n: int = option(1, "samples per task (pass@k needs n >= k)")

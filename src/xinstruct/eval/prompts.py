@@ -2,6 +2,9 @@
 
 Instruct style prefills the reply up to the opening code fence, so the model starts writing code at
 once and generation stops at the closing fence (saves the explanation tokens small models append).
+Continue style asks, as the Qwen2.5-Coder report's MultiPL-E chat evaluation does, to complete the
+given code and return all of it in a code block (the reply opens the fence); its answers are
+extracted and spliced like instruct answers.
 Completion style prefills the reply with the fenced code prompt itself, so the model continues the
 function exactly like a base model would; it works through any backend that renders a chat template.
 Base style sends the benchmark prompt verbatim with no chat template (a raw completion, as the
@@ -23,7 +26,7 @@ from xinstruct.llm.base import GenerateRequest, SamplingParams
 
 FENCE_TAGS = {"cpp": "cpp", "csharp": "csharp", "bash": "bash", "javascript": "javascript", "typescript": "typescript"}
 _SCRIPTING = {"python", "bash", "php", "perl", "ruby", "lua", "javascript", "typescript", "r", "julia"}
-PROMPT_STYLES = ("instruct", "completion", "base")
+PROMPT_STYLES = ("instruct", "continue", "completion", "base")
 
 
 @functools.cache
@@ -57,8 +60,8 @@ def _fields(task: Task) -> dict[str, str]:
 def build_request(task: Task, style: str, params: SamplingParams) -> GenerateRequest:
     """The generation request for one task (its hash keys the LLM call cache, so keep it deterministic)."""
     f = _fields(task)
-    if style == "instruct":
-        t = templates()["instruct"]
+    if style in ("instruct", "continue"):
+        t = templates()[style]
         user = t["user"].format(**f)
         prefix = t["reply_prefix"].format(**f)
         stop = ("\n```",)

@@ -66,11 +66,9 @@ def code_inputs(path: str | Path, languages: list[str], limit: int | None, skips
     """Code snippets in the agents' languages: code records as they are, instruction rows by their
     response's first fenced block. The first ``limit`` usable snippets, in input order."""
     out: list[Record] = []
+    step = DropContaminated(decontaminator) if decontaminator is not None else None
     records = read_input(path, reader_cfg, skips)
-    if decontaminator is not None:
-        step = DropContaminated(decontaminator)
-        records = step(records)
-    for record in records:
+    for record in step(records) if step is not None else records:
         data = record.data
         code, language = data.get("code"), data.get("language")
         if code is None:
@@ -86,7 +84,7 @@ def code_inputs(path: str | Path, languages: list[str], limit: int | None, skips
         out.append(Record(id=record.id, data={"code": code, "language": language}, provenance=record.provenance))
         if limit is not None and len(out) >= limit:
             break
-    if decontaminator is not None:
+    if step is not None:
         skips.merge(step.skips)
     return out
 

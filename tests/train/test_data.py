@@ -121,7 +121,18 @@ def test_rows_overlapping_a_benchmark_are_dropped_and_counted(tmp_path: Path, be
         chat("Solve this:\n" + task.prompt, "```python\n" + task.prompt + task.canonical + "```"),
     ])
     rows = load_sft([path])
-    kept, report = drop_contaminated(rows, ["humaneval+"])
+    logged: list[str] = []
+    kept, report = drop_contaminated(rows, ["humaneval+"], logged.append, str(path))
     assert [r.row for r in kept] == [1]
     assert report == {"against": ["humaneval+"], "dropped": 1, "dropped_rows": [f"{path}:row 2"]}
-    assert drop_contaminated(rows, []) == (rows, None)
+    assert "dropped 1 row(s)" in logged[0] and f"{path}:row 2" in logged[0]
+    assert drop_contaminated(rows, [], logged.append, str(path)) == (rows, None)
+    with pytest.raises(InputError, match="every row overlaps"):
+        drop_contaminated(rows[1:], ["humaneval+"], logged.append, str(path))
+    # preference pairs: the prompt, chosen and rejected answers all count
+    pairs_path = write_jsonl(tmp_path / "p.jsonl", [
+        {"prompt": "Add two numbers.", "chosen": "def add(a, b):\n    return a + b", "rejected": "def add(a, b): pass"},
+        {"prompt": "Fix it.", "chosen": task.prompt + task.canonical, "rejected": "pass"},
+    ])
+    kept_pairs, report = drop_contaminated(load_pairs([pairs_path]), ["humaneval+"], logged.append, str(pairs_path))
+    assert [p.row for p in kept_pairs] == [1] and report["dropped"] == 1

@@ -45,6 +45,10 @@ class _CommonTrainConfig:
         None, "CPU threads for torch (default: torch's choice; 1 helps on a shared, busy machine)", affects_output=False
     )
     resume: bool = option(True, "continue from the last checkpoint in --out after a crash", affects_output=False)
+    decontaminate: list[str] = option(
+        [], "drop rows sharing a 13-word n-gram with these benchmarks: names (humaneval+,mbpp+) or n-gram "
+        "files from 'xinstruct eval decontam-export'"
+    )
 
     def _validate_common(self) -> None:
         if self.method == "lora" and (self.lora_r < 1 or self.lora_alpha < 1 or not self.lora_target_modules):
@@ -80,10 +84,6 @@ class SftTrainConfig(_CommonTrainConfig):
         "drop", "rows longer than max_length: drop them (counted) or truncate them", choices=("drop", "truncate")
     )
     packing: bool = option(False, "pack several rows into one max_length sequence (faster on GPUs)")
-    decontaminate: list[str] = option(
-        [], "drop rows sharing a 13-word n-gram with these benchmarks: names (humaneval+,mbpp+) or n-gram "
-        "files from 'xinstruct eval decontam-export'"
-    )
 
     def validate(self) -> None:
         self._validate_common()

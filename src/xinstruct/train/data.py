@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from xinstruct.core.errors import InputError
 
@@ -191,8 +191,14 @@ def load_sft(paths: Sequence[str | Path]) -> list[Conversation]:
     return out
 
 
-def drop_contaminated(rows: Sequence[Conversation], specs: Sequence[str]) -> tuple[list[Conversation], dict[str, Any] | None]:
-    """The rows that share no n-gram with the benchmarks ``specs`` names, and what was dropped."""
+Row = TypeVar("Row", "Conversation", "PreferencePair")
+
+
+def drop_contaminated(
+    rows: Sequence[Row], specs: Sequence[str], log: Callable[[str], Any], path: str
+) -> tuple[list[Row], dict[str, Any] | None]:
+    """The rows (conversations or preference pairs) whose text shares no n-gram with the benchmarks
+    ``specs`` names, and what was dropped; refuses to return nothing."""
     from xinstruct.eval.decontam import Decontaminator
 
     dec = Decontaminator.from_specs(specs)
@@ -200,10 +206,15 @@ def drop_contaminated(rows: Sequence[Conversation], specs: Sequence[str]) -> tup
         return list(rows), None
     kept, dropped = [], []
     for r in rows:
-        if dec.overlaps("\n".join(m["content"] for m in r.messages if m["role"] != "system")):
+        turns = r.messages if isinstance(r, Conversation) else [*r.prompt, *r.chosen, *r.rejected]
+        if dec.overlaps("\n".join(m["content"] for m in turns if m["role"] != "system")):
             dropped.append(f"{r.path}:row {r.row}")
         else:
             kept.append(r)
+    log(f"decontamination against {', '.join(specs)}: dropped {len(dropped)} row(s)"
+        + (f" (e.g. {dropped[0]})" if dropped else ""))
+    if not kept:
+        raise InputError("every row overlaps a benchmark named by --decontaminate; nothing to train on", path)
     return kept, {"against": list(specs), "dropped": len(dropped), "dropped_rows": dropped[:20]}
 
 

@@ -12,12 +12,11 @@ from pathlib import Path
 from typing import Any
 
 from xinstruct.core.config import config_to_dict
-from xinstruct.core.errors import XInstructError
 from xinstruct.core.runs import atomic_write_json
 from xinstruct.models.registry import resolve_model
-from xinstruct.train import HF_HINT, require_hf
+from xinstruct.train import require_hf
 from xinstruct.train.config import DpoTrainConfig
-from xinstruct.train.data import load_pairs
+from xinstruct.train.data import drop_contaminated, load_pairs
 from xinstruct.train.loading import apply_lora, load_model, load_tokenizer
 from xinstruct.train.model_card import write_model_card
 from xinstruct.train.sft import (
@@ -42,15 +41,12 @@ def run_dpo(
     callbacks: Sequence[Any] = (),
 ) -> dict[str, Any]:
     """Train on preference pairs; writes adapter/model, model card and summary under ``out``."""
-    require_hf()
-    try:
-        from datasets import Dataset
-        from trl import DPOConfig, DPOTrainer
-    except ImportError as exc:
-        raise XInstructError(f"DPO needs trl and datasets: {HF_HINT}") from exc
+    require_hf()  # checked once: the imports below cannot fail after it
+    from datasets import Dataset
+    from trl import DPOConfig, DPOTrainer
 
     out = Path(out)
-    rows = load_pairs(pairs)
+    rows, decontamination = drop_contaminated(load_pairs(pairs), cfg.decontaminate, log, path=str(pairs[0]))
     ref = resolve_model(cfg.base)
     run, data_ids = open_training_run(out, "train-dpo", cfg, pairs, rows, ref, overwrite=overwrite, outputs=("dpo",))
     log(f"base model: {ref.name} ({ref.format}); {len(rows)} preference pairs")
@@ -97,11 +93,12 @@ def run_dpo(
     }
     artifact = "adapter" if cfg.method == "lora" else "model"
     save_trained(trainer, tokenizer, out / artifact)
-    summary = {"artifact": str(out / artifact), "stages": [report], "base": ref.identity(), "data": data_ids}
+    summary = {"artifact": str(out / artifact), "stages": [report], "base": ref.identity(), "data": data_ids,
+               "decontamination": decontamination}
     if is_main_process():
         atomic_write_json(out / artifact / STAGE_DONE, report)
         write_model_card(out, kind="dpo", base=ref.identity(), data=data_ids, config=config_to_dict(cfg),
-                         stages=[report], artifact=artifact)
+                         stages=[report], artifact=artifact, decontamination=decontamination)
         run.write_summary(summary)
     log(f"dpo: {report['steps']} steps, loss {report['first_loss']} -> {report['final_loss']}; saved {out / artifact}")
     return summary

@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from xinstruct.core.config import config_to_dict, output_fingerprint
-from xinstruct.core.errors import InputError, XInstructError
+from xinstruct.core.errors import InputError
 from xinstruct.core.runs import RunDir, atomic_write_json
 from xinstruct.models.registry import ModelRef, resolve_model
-from xinstruct.train import HF_HINT, require_hf
+from xinstruct.train import require_hf
 from xinstruct.train.config import SftTrainConfig
 from xinstruct.train.data import (
     Conversation,
@@ -197,20 +197,12 @@ def run_sft(
     callbacks: Sequence[Any] = (),
 ) -> dict[str, Any]:
     """Train per the curriculum and write adapter/model, model card and summary under ``out``."""
-    require_hf()
-    try:
-        from datasets import Dataset
-        from trl import SFTConfig, SFTTrainer
-    except ImportError as exc:
-        raise XInstructError(f"SFT needs trl and datasets: {HF_HINT}") from exc
+    require_hf()  # checked once: the imports below cannot fail after it
+    from datasets import Dataset
+    from trl import SFTConfig, SFTTrainer
 
     out = Path(out)
-    rows, decontamination = drop_contaminated(load_sft(data), cfg.decontaminate)
-    if decontamination:
-        log(f"decontamination against {', '.join(cfg.decontaminate)}: dropped {decontamination['dropped']} row(s)"
-            + (f" (e.g. {decontamination['dropped_rows'][0]})" if decontamination["dropped"] else ""))
-    if not rows:
-        raise InputError("every row overlaps a benchmark named by --decontaminate; nothing to train on", str(data[0]))
+    rows, decontamination = drop_contaminated(load_sft(data), cfg.decontaminate, log, path=str(data[0]))
     stages = split_stages(rows, cfg.curriculum)
     ref = resolve_model(cfg.base)
     run, data_ids = open_training_run(

@@ -30,7 +30,7 @@ def _losses(events: list[dict], stage: str) -> list[float]:
     return [e["loss"] for e in events if e["event"] == "log" and e["stage"] == stage]
 
 
-def test_sft_two_stage_lora_then_merge_and_generate(tmp_path: Path, tiny_qwen: Path) -> None:
+def test_sft_two_stage_lora_then_merge_and_generate(tmp_path: Path, tiny_qwen: Path, capsys) -> None:
     # stage-2 rows come first in the file: the order must come from the stage column
     original = [chat(f"Original task {i}", f"print({i} * {i})", stage=2) for i in range(4)]
     generated = [chat(f"Write function f{i}", f"def f{i}():\n    return {i}", stage=1) for i in range(4)]
@@ -74,6 +74,15 @@ def test_sft_two_stage_lora_then_merge_and_generate(tmp_path: Path, tiny_qwen: P
     peft_model.eval()
     with torch.no_grad():
         assert torch.allclose(merged(ids).logits, peft_model(ids).logits, atol=1e-4)
+
+    # the weights stage 1 ended with, for curriculum ablations: not the final ones
+    main(["train", "export", str(out), "--stage", "stage1", "--merged", str(tmp_path / "merged-stage1")])
+    stage1 = AutoModelForCausalLM.from_pretrained(str(tmp_path / "merged-stage1"))
+    with torch.no_grad():
+        assert not torch.allclose(stage1(ids).logits, merged(ids).logits, atol=1e-4)
+    with pytest.raises(SystemExit):
+        main(["train", "export", str(out), "--stage", "stage3"])
+    assert "no finished stage 'stage3' (stages: stage1, stage2)" in " ".join(capsys.readouterr().err.split())
 
     _generate_through_backend(tmp_path / "merged")
 

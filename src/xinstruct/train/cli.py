@@ -70,18 +70,22 @@ def dpo_command(pairs: tuple[str, ...], out: str, config_file: str | None, overw
               help="GGUF type, re-quantized from F16 by llama.cpp (q8_0 keeps a LoRA's small deltas)")
 @click.option("--base-only", is_flag=True,
               help="export the run's base without the trained weights (the before/after control)")
+@click.option("--stage", help="export the weights this curriculum stage ended with (stage1, stage2) instead of the final ones")
 @click.option("--converter", type=click.Path(exists=True, dir_okay=False), help="llama.cpp convert_hf_to_gguf.py to use")
 @click.option("--gguf-route", type=click.Choice(["auto", "converter", "builtin"]), default="auto", show_default=True,
               help="llama.cpp's converter, the built-in writer (GGUF Qwen2 bases), or the first that is available")
 @click.option("--dtype", type=click.Choice(["float32", "bfloat16", "float16"]), default="float32", show_default=True,
               help="dtype of the merged weights")
 def export_command(run: str, merged_dir: str | None, gguf_file: str | None, converter: str | None,
-                   gguf_route: str, dtype: str, quantize: str, base_only: bool) -> None:
+                   gguf_route: str, dtype: str, quantize: str, base_only: bool, stage: str | None) -> None:
     """Merge RUN's adapter into its base model (a standalone HF dir) and optionally write a GGUF."""
     from xinstruct.train.export import export_gguf, merge_run, quantize_gguf
 
-    default_dir = Path(run) / ("base-export" if base_only else "merged")
-    merged = merge_run(Path(run), Path(merged_dir) if merged_dir else default_dir, dtype=dtype, base_only=base_only)
+    if base_only and stage:
+        raise click.UsageError("--base-only exports no trained weights; it does not go with --stage")
+    default_dir = Path(run) / ("base-export" if base_only else f"merged-{stage}" if stage else "merged")
+    merged = merge_run(Path(run), Path(merged_dir) if merged_dir else default_dir, dtype=dtype, base_only=base_only,
+                       stage=stage)
     _log(f"merged model: {merged}")
     click.echo(str(merged))
     if gguf_file:

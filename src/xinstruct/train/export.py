@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from xinstruct.core.errors import ModelError, XInstructError
+from xinstruct.core.errors import InputError, ModelError, XInstructError
 from xinstruct.models.registry import ModelRef, models_dir, resolve_model
 from xinstruct.train.loading import load_model, load_tokenizer
 from xinstruct.train.model_card import read_model_card
@@ -52,15 +52,23 @@ def base_of_run(run: Path) -> tuple[ModelRef, dict[str, Any]]:
     return ref, card
 
 
-def merge_run(run: str | Path, dest: str | Path, dtype: str = "float32", *, base_only: bool = False) -> Path:
+def merge_run(run: str | Path, dest: str | Path, dtype: str = "float32", *, base_only: bool = False,
+              stage: str | None = None) -> Path:
     """A standalone HF model directory: base + adapter merged (or the full fine-tune copied).
 
     ``base_only`` writes the run's base through the same loading path without the trained weights:
     the control that separates what training changed from what the export route changes.
+    ``stage`` takes the weights a curriculum stage ended with (``RUN/<stage>/final``) instead of the
+    run's final ones, e.g. stage 1 alone against both stages.
     """
     run, dest = Path(run), Path(dest)
     ref, card = base_of_run(run)
     artifact = run / card["artifact"]
+    if stage is not None:
+        names = [s["name"] for s in card.get("stages", [])]
+        if stage not in names or not (run / stage / "final").is_dir():
+            raise InputError(f"no finished stage {stage!r} (stages: {', '.join(names) or 'none'})", str(run))
+        artifact = run / stage / "final"
     if base_only:
         model = load_model(ref, dtype)
     elif card["artifact"] == "model":

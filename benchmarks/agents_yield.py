@@ -5,6 +5,9 @@ reflection on vs off. One llama.cpp instance serves every configuration; the see
 
     python benchmarks/agents_yield.py --out runs/bench-agents --rounds 3          # full (slow)
     python benchmarks/agents_yield.py --out runs/bench-agents --rounds 1 --limit 7 # what fits in ~1 h
+    # more configurations later, reusing the seed stage of the first invocation
+    python benchmarks/agents_yield.py --out runs/bench-agents-b --configs parallel \
+        --seed-cache runs/bench-agents/centralized/llm-cache.sqlite
 """
 
 from __future__ import annotations
@@ -97,6 +100,8 @@ def main() -> None:
     ap.add_argument("--concurrency", type=int, default=8, help="samples in flight; their calls decode together")
     ap.add_argument("--parallel", type=int, default=8, help="llama.cpp decode slots")
     ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--seed-cache", type=Path, default=None,
+                    help="call cache of an earlier run of this script (same seeds and caps): its seed stage is reused")
     args = ap.parse_args()
 
     console = Console(stderr=True)
@@ -105,7 +110,7 @@ def main() -> None:
     model = resolve_model(None)
     results: dict[str, Any] = {}
     rescored: dict[str, list[dict[str, Any]]] = {}
-    first_cache: Path | None = None
+    first_cache: Path | None = args.seed_cache
     for name in args.configs.split(","):
         values = {
             "languages": args.languages, "rounds": args.rounds, "limit": args.limit, "dpo_samples": args.dpo_samples,

@@ -60,16 +60,19 @@ def rescore(backend: Any, run_dir: Path) -> list[dict[str, Any]]:
         if not row.get("instruction") or not row.get("solution"):
             continue
         scores = score_sample(caller, get_profile(row["language"]), row, f"rescore:{row.get('id')}", 96)["scores"]
-        out.append({"stage": row["stage"], "verdict": row.get("verdict"), "repairs": row.get("repairs") or 0,
-                    "total": (scores or {}).get("total")})
+        out.append({"stage": row["stage"], "round": row.get("round", 0), "language": row["language"],
+                    "verdict": row.get("verdict"), "repairs": row.get("repairs") or 0,
+                    "tokens": row.get("tokens") or 0, "total": (scores or {}).get("total")})
     cache.close()
     return out
 
 
-def describe(rows: list[dict[str, Any]]) -> dict[str, Any]:
+def describe(rows: list[dict[str, Any]], max_round: int | None = None) -> dict[str, Any]:
     def mean(xs: list[float]) -> float | None:
         return round(sum(xs) / len(xs), 3) if xs else None
 
+    if max_round is not None:
+        rows = [r for r in rows if r["round"] <= max_round]
     rounds = [r for r in rows if not r["stage"].startswith("seed")]
     passed = [r for r in rounds if r["verdict"] == "passed"]
     return {
@@ -102,7 +105,18 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--seed-cache", type=Path, default=None,
                     help="call cache of an earlier run of this script (same seeds and caps): its seed stage is reused")
+    ap.add_argument("--report", type=Path, nargs="+", default=None,
+                    help="only print the tables of earlier invocations' results.json files, merged")
+    ap.add_argument("--compare", type=Path, nargs="+", default=None,
+                    help="only compare finished config directories (e.g. OUT/parallel) up to --max-round")
+    ap.add_argument("--max-round", type=int, default=None)
     args = ap.parse_args()
+    if args.compare:
+        compare(args.compare, args.max_round, args.threads)
+        return
+    if args.report:
+        report({k: v for f in args.report for k, v in json.loads(f.read_text())["results"].items()})
+        return
 
     console = Console(stderr=True)
     out = Path(args.out)
@@ -134,6 +148,32 @@ def main() -> None:
         (out / "results.json").write_text(json.dumps({"args": vars(args), "results": results}, indent=2) + "\n")
     backend.close()
 
+    report(results)
+
+
+def compare(run_dirs: list[Path], max_round: int | None, threads: int | None) -> None:
+    """Configs of different invocations (or round counts) side by side on their first rounds: the
+    rescoring calls are cached in each run, so this costs no generation for rounds already scored."""
+    backend = LlamaCppBackend(resolve_model(None), n_ctx=4096, n_threads=threads, parallel=1)
+    print(f"\nrounds 1..{max_round}: | config | round samples | passed (1st try) | pass rate | round mean total "
+          "| passed mean total | failed mean total | tokens per passed round sample | per language passed/proposed |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for run_dir in run_dirs:
+        rows = [r for r in rescore(backend, run_dir) if max_round is None or r["round"] <= max_round]
+        d = describe(rows)
+        rounds = [r for r in rows if not r["stage"].startswith("seed")]
+        passed = [r for r in rounds if r["verdict"] == "passed"]
+        first = sum(not r["repairs"] for r in passed)
+        per_tok = round(sum(r["tokens"] for r in rounds) / len(passed)) if passed else "-"
+        langs = sorted({r["language"] for r in rounds})
+        cells = ", ".join(f"{lang} {sum(r['verdict'] == 'passed' for r in rounds if r['language'] == lang)}/"
+                          f"{sum(r['language'] == lang for r in rounds)}" for lang in langs)
+        print(f"| {run_dir.name} | {d['round_n']} | {len(passed)} ({first}) | {d['round_pass_rate']} | {d['round_total']} "
+              f"| {d['passed_total']} | {d['failed_total']} | {per_tok} | {cells} |")
+    backend.close()
+
+
+def report(results: dict[str, Any]) -> None:
     print("\n| config | stage | proposed | passed (1st try) | kept | pass rate | mean total | tokens/kept | new tokens | wall s |")
     print("|---|---|---|---|---|---|---|---|---|---|")
     for name, s in results.items():

@@ -6,7 +6,7 @@ import pytest
 
 from xinstruct.agents.profiles import get_profile
 from xinstruct.agents.tasks import TestsTask
-from xinstruct.agents.verify import error_line, verify
+from xinstruct.agents.verify import error_line, printed_failure, verify
 from xinstruct.sandbox import Limits, Sandbox, available_languages
 
 
@@ -46,3 +46,30 @@ def test_real_toolchain_failures_carry_their_error_line(language: str) -> None:
     result = verify(Sandbox(prestart=0), language, solution, tests, Limits(timeout=30))
     assert result["verdict"] != "passed"
     assert needle in result["message"], result
+
+
+# What the 0.5B model wrote for PHP in the agents benchmark: it "passes" whatever the solution does.
+ECHO_TESTS = 'if (isLeapYear(1900) === false) {\n    echo "Pass";\n} else {\n    echo "Fail";\n}\n'
+WRONG_LEAP = "<?php\nfunction isLeapYear($y) { return true; }"
+
+
+def test_printed_failure_reads_reports_not_summaries() -> None:
+    assert printed_failure("Pass\nTest 2 failed\n") == "Test 2 failed"
+    assert printed_failure("FAIL\n") == "FAIL"
+    assert printed_failure("All 4 tests passed, 0 failed\nok\n") is None
+    assert printed_failure("") is None
+
+
+@pytest.mark.toolchain
+def test_tests_that_cannot_fail_are_not_counted_as_passing() -> None:
+    if "php" not in available_languages():
+        pytest.skip("php toolchain not installed")
+    sandbox, limits = Sandbox(prestart=0), Limits(timeout=30)
+    vacuous = verify(sandbox, "php", WRONG_LEAP, ECHO_TESTS, limits)
+    assert vacuous["verdict"] == "no_checks" and "no check that can fail" in vacuous["message"]
+    # a real check elsewhere, but the failing one only prints: the run exits 0 and is still a failure
+    mixed = ECHO_TESTS + 'if (isLeapYear(2000) !== true) { throw new Exception("2000"); }\n'
+    printed = verify(sandbox, "php", WRONG_LEAP, mixed, limits)
+    assert printed["verdict"] == "failed" and "printed: Fail" in printed["message"], printed
+    right = "<?php\nfunction isLeapYear($y) { return ($y % 4 == 0 && $y % 100 != 0) || $y % 400 == 0; }"
+    assert verify(sandbox, "php", right, mixed, limits)["verdict"] == "passed"

@@ -31,7 +31,7 @@ from xinstruct.core.seeds import derive_seed
 from xinstruct.sandbox import Limits, Sandbox
 
 MAX_FAULTS = 3
-REPAIRABLE = {"failed", "runtime_error", "compile_error"}
+REPAIRABLE = {"failed", "runtime_error", "compile_error", "no_checks"}
 """Verdicts a test rewrite can fix (a wrong expected value, a test that does not compile); a
 timeout or a missing toolchain is not the tests' fault."""
 

@@ -25,6 +25,9 @@ class Profile:
     tests_prefix: str = ""
     tests_marker: str = ""
     """Where a single block holding solution and tests is split (the tests start here)."""
+    check_pattern: str = r"\b(?:assert|throw|raise|panic|exit|die|abort|fail)"
+    """What a test must contain to be able to fail at all (a check that throws or exits non-zero);
+    tests without it ("echo Pass / echo Fail") pass whatever the solution does."""
 
     @property
     def task_definition(self) -> str:
@@ -44,6 +47,7 @@ _PROFILES: dict[str, Profile] = {
             "results you can check by hand.",
             tests_prefix="assert ",
             tests_marker="\nassert ",
+            check_pattern=r"\bassert\b|\braise\b",
         ),
         Profile(
             "java", "Java",
@@ -55,6 +59,7 @@ _PROFILES: dict[str, Profile] = {
             # extends Solution: tests that call the methods unqualified still compile
             tests_prefix="public class Main extends Solution {\n    public static void main(String[] args) {\n",
             tests_marker="public class Main",
+            check_pattern=r"\bthrow\b|\bassert\b|System\.exit\s*\(\s*[1-9]",
         ),
         Profile(
             "cpp", "C++",
@@ -64,6 +69,7 @@ _PROFILES: dict[str, Profile] = {
             solution_prefix="#include <bits/stdc++.h>\nusing namespace std;\n\n",
             tests_prefix="#include <cassert>\n\nint main() {\n",
             tests_marker="int main(",
+            check_pattern=r"\bassert\s*\(|\bthrow\b|\babort\s*\(|\bexit\s*\(\s*[1-9]|\breturn\s+[1-9]",
         ),
         Profile(
             "csharp", "C#",
@@ -73,6 +79,7 @@ _PROFILES: dict[str, Profile] = {
             solution_prefix="using System;\nusing System.Collections.Generic;\nusing System.Linq;\n\nclass Solution {\n",
             tests_prefix="class Program : Solution {\n    static void Main() {\n",
             tests_marker="class Program",
+            check_pattern=r"Debug\.Assert|Trace\.Assert|\bthrow\b|Environment\.Exit\s*\(\s*[1-9]",
         ),
         Profile(
             "typescript", "TypeScript",
@@ -81,6 +88,7 @@ _PROFILES: dict[str, Profile] = {
             "arrays and objects with `JSON.stringify(a) === JSON.stringify(b)`, never `===`. Use small inputs.",
             tests_prefix="console.assert(",
             tests_marker="\nconsole.assert(",
+            check_pattern=r"console\.assert|\bassert\b|\bthrow\b|process\.exit\s*\(\s*[1-9]",
         ),
         Profile(
             "php", "PHP",
@@ -89,6 +97,7 @@ _PROFILES: dict[str, Profile] = {
             solution_prefix="<?php\n",
             tests_prefix="if (",
             tests_marker="\nif (",
+            check_pattern=r"\bthrow\b|\bassert\s*\(|\bexit\s*\(\s*[1-9]|\bdie\s*\(",
         ),
         Profile(
             "bash", "Bash",
@@ -97,6 +106,7 @@ _PROFILES: dict[str, Profile] = {
             solution_prefix="#!/bin/bash\n",
             tests_prefix="[ \"$(",
             tests_marker="\n[ ",
+            check_pattern=r"\bexit\s+[1-9]|\breturn\s+[1-9]|\bfalse\b",
         ),
     )
 }

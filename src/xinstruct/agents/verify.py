@@ -6,6 +6,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from xinstruct.agents.profiles import get_profile
 from xinstruct.sandbox import Job, Limits, Sandbox
 
 # Lines that name the failure, in the toolchains' own formats: compiler diagnostics
@@ -35,17 +36,41 @@ def error_line(stderr: str) -> str:
     return lines[-1].strip() if lines else ""
 
 
+# Tests that report instead of failing ("echo Fail") exit 0 whatever the solution does.
+_PRINTED_FAILURE = re.compile(r"(?i)\bfail(?:ed|ure|s)?\b")
+_NO_FAILURE = re.compile(r"(?i)\b(?:0|no|zero)\s+(?:tests?\s+)?fail")
+NO_CHECKS_MESSAGE = ("the tests contain no check that can fail: each wrong result must throw, assert or "
+                     "exit non-zero, not print")
+
+
+def printed_failure(stdout: str) -> str | None:
+    """The first output line that reports a failed check, if any."""
+    for line in stdout.splitlines():
+        if _PRINTED_FAILURE.search(line) and not _NO_FAILURE.search(line):
+            return line.strip()
+    return None
+
+
 def run_tests(
     sandbox: Sandbox, language: str, pairs: Sequence[tuple[str, str]], limits: Limits
 ) -> list[dict[str, Any]]:
-    """Verdicts of (solution, tests) pairs, in order: verdict plus a short message for reflection."""
-    jobs = [Job(language=language, code=code, tests=tests, limits=limits) for code, tests in pairs]
-    out: list[dict[str, Any]] = [{} for _ in jobs]
-    for i, result in sandbox.run_many(jobs, concurrency=2):
+    """Verdicts of (solution, tests) pairs, in order: verdict plus a short message for reflection.
+    Tests with no check that can fail are not run (``no_checks``); a run that exits 0 but prints a
+    failure counts as ``failed``: a kept sample must be one its tests could have rejected."""
+    checks = re.compile(get_profile(language).check_pattern)
+    no_checks = {"verdict": "no_checks", "message": NO_CHECKS_MESSAGE, "output": NO_CHECKS_MESSAGE, "seconds": 0.0}
+    out: list[dict[str, Any]] = [dict(no_checks) for _ in pairs]
+    runnable = [i for i, (_, tests) in enumerate(pairs) if checks.search(tests)]
+    jobs = [Job(language=language, code=pairs[i][0], tests=pairs[i][1], limits=limits) for i in runnable]
+    for j, result in sandbox.run_many(jobs, concurrency=2):
+        verdict = result.verdict.value
         detail = "; ".join(x for x in (result.message, error_line(result.stderr)) if x)
         tail = "\n".join((result.stderr.strip() or result.stdout.strip()).splitlines()[-12:])[-1200:]
-        out[i] = {"verdict": result.verdict.value, "message": detail[:300], "output": tail,
-                  "seconds": result.total_seconds}
+        printed = printed_failure(result.stdout) if verdict == "passed" else None
+        if printed is not None:
+            verdict, detail, tail = "failed", f"exit 0 but the tests printed: {printed}", result.stdout.strip()[-1200:]
+        out[runnable[j]] = {"verdict": verdict, "message": detail[:300], "output": tail,
+                            "seconds": result.total_seconds}
     return out
 
 

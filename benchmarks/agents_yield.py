@@ -26,11 +26,13 @@ from xinstruct.agents.config import AgentsConfig
 from xinstruct.agents.pipeline import AgentsRun, summary_table
 from xinstruct.agents.profiles import DEFAULT_LANGUAGES, get_profile
 from xinstruct.agents.scorer import score_sample
+from xinstruct.agents.verify import verify
 from xinstruct.core.cache import CallCache
 from xinstruct.core.config import build_config
 from xinstruct.llm.cached import CachedBackend
 from xinstruct.llm.llamacpp import LlamaCppBackend
 from xinstruct.models import resolve_model
+from xinstruct.sandbox import Limits, Sandbox
 
 CONFIGS: dict[str, dict[str, Any]] = {
     "centralized": {"mode": "centralized"},
@@ -151,13 +153,25 @@ def main() -> None:
     report(results)
 
 
+def reverify(run_dir: Path) -> dict[str, int]:
+    """The kept samples of a run checked again by the current verification (e.g. after a stricter
+    check landed): verdict counts, no LLM calls."""
+    sandbox, counts = Sandbox(prestart=0), {}
+    for line in (run_dir / "sft.jsonl").read_text().splitlines():
+        row = json.loads(line)
+        verdict = verify(sandbox, row["language"], row["solution"], row["tests"], Limits(timeout=30))["verdict"]
+        counts[verdict] = counts.get(verdict, 0) + 1
+    return counts
+
+
 def compare(run_dirs: list[Path], max_round: int | None, threads: int | None) -> None:
     """Configs of different invocations (or round counts) side by side on their first rounds: the
     rescoring calls are cached in each run, so this costs no generation for rounds already scored."""
     backend = LlamaCppBackend(resolve_model(None), n_ctx=4096, n_threads=threads, parallel=1)
     print(f"\nrounds 1..{max_round}: | config | round samples | passed (1st try) | pass rate | round mean total "
-          "| passed mean total | failed mean total | tokens per passed round sample | per language passed/proposed |")
-    print("|---|---|---|---|---|---|---|---|---|")
+          "| passed mean total | failed mean total | tokens per passed round sample | per language passed/proposed "
+          "| kept (all rounds) re-verified now |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for run_dir in run_dirs:
         rows = [r for r in rescore(backend, run_dir) if max_round is None or r["round"] <= max_round]
         d = describe(rows)
@@ -169,7 +183,7 @@ def compare(run_dirs: list[Path], max_round: int | None, threads: int | None) ->
         cells = ", ".join(f"{lang} {sum(r['verdict'] == 'passed' for r in rounds if r['language'] == lang)}/"
                           f"{sum(r['language'] == lang for r in rounds)}" for lang in langs)
         print(f"| {run_dir.name} | {d['round_n']} | {len(passed)} ({first}) | {d['round_pass_rate']} | {d['round_total']} "
-              f"| {d['passed_total']} | {d['failed_total']} | {per_tok} | {cells} |")
+              f"| {d['passed_total']} | {d['failed_total']} | {per_tok} | {cells} | {reverify(run_dir)} |")
     backend.close()
 
 

@@ -147,7 +147,7 @@ def main() -> None:
         console.print(summary_table(summary))
         rescored[name] = rescore(backend, run_dir)
         summary["rescored"] = describe(rescored[name])
-        (out / "results.json").write_text(json.dumps({"args": vars(args), "results": results}, indent=2) + "\n")
+        (out / "results.json").write_text(json.dumps({"args": vars(args), "results": results}, indent=2, default=str) + "\n")
     backend.close()
 
     report(results)

@@ -64,7 +64,7 @@ def rescore(backend: Any, run_dir: Path) -> list[dict[str, Any]]:
         scores = score_sample(caller, get_profile(row["language"]), row, f"rescore:{row.get('id')}", 96)["scores"]
         out.append({"stage": row["stage"], "round": row.get("round", 0), "language": row["language"],
                     "verdict": row.get("verdict"), "repairs": row.get("repairs") or 0,
-                    "tokens": row.get("tokens") or 0, "total": (scores or {}).get("total")})
+                    "total": (scores or {}).get("total")})
     cache.close()
     return out
 
@@ -178,11 +178,14 @@ def compare(run_dirs: list[Path], max_round: int | None, threads: int | None) ->
         rounds = [r for r in rows if not r["stage"].startswith("seed")]
         passed = [r for r in rounds if r["verdict"] == "passed"]
         first = sum(not r["repairs"] for r in passed)
-        per_tok = round(sum(r["tokens"] for r in rounds) / len(passed)) if passed else "-"
+        events = [json.loads(x) for x in (run_dir / "shards" / "events-00000.jsonl").read_text().splitlines() if x.strip()]
+        tokens = sum(e.get("tokens") or 0 for e in events
+                     if not e["stage"].startswith("seed") and (max_round is None or e["round"] <= max_round))
+        per_tok = round(tokens / len(passed)) if passed else "-"
         langs = sorted({r["language"] for r in rounds})
         cells = ", ".join(f"{lang} {sum(r['verdict'] == 'passed' for r in rounds if r['language'] == lang)}/"
                           f"{sum(r['language'] == lang for r in rounds)}" for lang in langs)
-        print(f"| {run_dir.name} | {d['round_n']} | {len(passed)} ({first}) | {d['round_pass_rate']} | {d['round_total']} "
+        print(f"| {run_dir.parent.name}/{run_dir.name} | {d['round_n']} | {len(passed)} ({first}) | {d['round_pass_rate']} | {d['round_total']} "
               f"| {d['passed_total']} | {d['failed_total']} | {per_tok} | {cells} | {reverify(run_dir)} |")
     backend.close()
 

@@ -8,7 +8,7 @@ import re
 import pytest
 
 from xinstruct.agents.profiles import get_profile
-from xinstruct.agents.tasks import CodeTask, TestsTask, complete_tests
+from xinstruct.agents.tasks import CodeTask, TestsTask, complete_tests, defined_names, profile_vars
 from xinstruct.agents.verify import verify
 from xinstruct.sandbox import Limits, Sandbox, available_languages
 
@@ -98,3 +98,42 @@ def test_solution_with_its_own_main_and_unqualified_test_calls_run(language: str
 def test_a_solution_cut_off_by_the_token_cap_is_not_tested() -> None:
     out = CodeTask("solution", get_profile("php")).format_output("function f($x) {\n    $t = 0;\n", finish_reason="length")
     assert out["solution"] is None and out["error"] == "solution_truncated"
+
+
+@pytest.mark.parametrize(("language", "solution", "names"), [
+    ("php", "<?php\nfunction isLeapYear(int $y): bool { return $y % 4 == 0; }", ["isLeapYear"]),
+    ("bash", "#!/bin/bash\ncount_words() {\n  echo $#\n}\nfunction twice { echo $(( $1 * 2 )); }", ["count_words", "twice"]),
+    ("python", "def f(x):\n    return g(x)\n\ndef g(x):\n    return x", ["f", "g"]),
+    ("java", "class Solution {\n    static int[] sortDesc(int[] a) { return a; }\n    public static void main(String[] a) {}\n}",
+     ["sortDesc"]),
+    ("csharp", "class Solution {\n    public static List<int> Evens(List<int> xs) { return xs; }\n}", ["Evens"]),
+    ("typescript", "function chunk<T>(xs: T[], n: number): T[][] { return []; }", ["chunk"]),
+    ("cpp", "#include <vector>\nstd::vector<int> evens(const std::vector<int>& v) {\n    return v;\n}\nint main() {\n}", ["evens"]),
+])
+def test_tests_prompt_names_the_functions_the_solution_defines(language: str, solution: str, names: list[str]) -> None:
+    """The model copied the hint's `f(2)` into PHP and Bash tests ("Call to undefined function f()")."""
+    assert defined_names(solution, language) == names
+    profile = get_profile(language)
+    rendered = TestsTask(profile).format_input({**profile_vars(profile), "instruction": "t", "solution": solution})
+    assert f"The solution defines `{names[0]}`" in rendered.messages[-1]["content"]
+
+
+@pytest.mark.parametrize("language", ["php", "bash", "python", "typescript"])
+def test_tests_reply_starts_with_the_call_of_the_named_function(language: str) -> None:
+    solution = {
+        "php": "<?php\nfunction helper($x) { return $x; }\nfunction sum_digits($n) { return helper($n); }",
+        "bash": "#!/bin/bash\nhelper() { echo $1; }\nsum_digits() { helper $1; }",
+        "python": "def helper(x):\n    return x\n\ndef sum_digits(n):\n    return helper(n)",
+        "typescript": "function helper(x: number): number { return x; }\nfunction sum_digits(n: number): number { return helper(n); }",
+    }[language]
+    reply = {"php": "12) !== 12) { throw new Exception(\"t\"); }", "bash": "12)\" = \"12\" ] || exit 1",
+             "python": "12) == 12", "typescript": "12) === 12, \"t\");"}[language]
+    profile = get_profile(language)
+    row = {**profile_vars(profile), "instruction": "Write sum_digits(n).", "solution": solution}
+    task = TestsTask(profile)
+    assert task.format_input(row).prefix.endswith("sum_digits" + ("(" if language != "bash" else " "))
+    tests = task.format_output(reply, row)["tests"]
+    assert "sum_digits" in tests and tests.startswith(profile.tests_prefix), tests
+    if language in available_languages():
+        verdict = verify(Sandbox(prestart=0), language, solution, tests, Limits(timeout=30))["verdict"]
+        assert verdict == "passed"

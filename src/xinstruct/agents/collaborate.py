@@ -146,7 +146,7 @@ def _write_tests(team: Team, agent: Agent, sample: dict[str, Any], task: TestsTa
         temperature=team.cfg.temperature,
     )[0]
     sample["raw"][key] = text
-    out = task.format_output(text)
+    out = task.format_output(text, values)
     if out["tests"] is None:
         sample["error"] = out["error"]
         return False

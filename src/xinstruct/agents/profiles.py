@@ -25,6 +25,9 @@ class Profile:
     tests_prefix: str = ""
     tests_marker: str = ""
     """Where a single block holding solution and tests is split (the tests start here)."""
+    tests_call: str = ""
+    """Prefilled after ``tests_prefix`` with the solution's function name (``{name}(``): the model
+    otherwise copies the hint's example call ``f(2)`` and tests a function that does not exist."""
     check_pattern: str = r"\b(?:assert|throw|raise|panic|exit|die|abort|fail)"
     """What a test must contain to be able to fail at all (a check that throws or exits non-zero);
     tests without it ("echo Pass / echo Fail") pass whatever the solution does."""
@@ -47,6 +50,7 @@ _PROFILES: dict[str, Profile] = {
             "results you can check by hand.",
             tests_prefix="assert ",
             tests_marker="\nassert ",
+            tests_call="{name}(",
             check_pattern=r"\bassert\b|\braise\b",
         ),
         Profile(
@@ -88,6 +92,7 @@ _PROFILES: dict[str, Profile] = {
             "arrays and objects with `JSON.stringify(a) === JSON.stringify(b)`, never `===`. Use small inputs.",
             tests_prefix="console.assert(",
             tests_marker="\nconsole.assert(",
+            tests_call="{name}(",
             check_pattern=r"console\.assert|\bassert\b|\bthrow\b|process\.exit\s*\(\s*[1-9]",
         ),
         Profile(
@@ -97,6 +102,7 @@ _PROFILES: dict[str, Profile] = {
             solution_prefix="<?php\n",
             tests_prefix="if (",
             tests_marker="\nif (",
+            tests_call="{name}(",
             check_pattern=r"\bthrow\b|\bassert\s*\(|\bexit\s*\(\s*[1-9]|\bdie\s*\(",
         ),
         Profile(
@@ -106,6 +112,7 @@ _PROFILES: dict[str, Profile] = {
             solution_prefix="#!/bin/bash\n",
             tests_prefix="[ \"$(",
             tests_marker="\n[ ",
+            tests_call="{name} ",
             check_pattern=r"\bexit\s+[1-9]|\breturn\s+[1-9]|\bfalse\b",
         ),
     )

@@ -197,6 +197,30 @@ def complete_tests(tests: str, language: str) -> str:
     return kept + "".join("\n" + "    " * level + "}" for level in reversed(range(open_blocks)))
 
 
+# Where each language defines a callable, so the tests prompt can name it: the model otherwise
+# copies the hint's example name (`f(2)`) and its tests call a function that does not exist.
+_DEFINITIONS = {
+    "python": r"^def\s+([A-Za-z_]\w*)\s*\(",
+    "php": r"\bfunction\s+([A-Za-z_]\w*)\s*\(",
+    "typescript": r"\bfunction\s+([A-Za-z_]\w*)\s*[(<]",
+    "javascript": r"\bfunction\s+([A-Za-z_]\w*)\s*\(",
+    "bash": r"^\s*(?:function\s+)?([A-Za-z_][\w-]*)\s*(?:\(\s*\))?\s*\{",
+    "java": r"\bstatic\s+(?:[\w<>\[\],.?]+\s+)+([A-Za-z_]\w*)\s*\(",
+    "csharp": r"\bstatic\s+(?:[\w<>\[\],.?]+\s+)+([A-Za-z_]\w*)\s*\(",
+    "cpp": r"^(?:[\w:<>,*&]+\s+)+\**&?([A-Za-z_]\w*)\s*\([^;{]*\)\s*(?:const\s*)?\{",
+}
+_NOT_NAMES = {"main", "Main", "if", "for", "while", "switch", "return", "function"}
+
+
+def defined_names(solution: str, language: str) -> list[str]:
+    """Names of the functions or methods a solution defines, in order (none for other languages)."""
+    pattern = _DEFINITIONS.get(language)
+    if pattern is None:
+        return []
+    found = (m.group(1) for m in re.finditer(pattern, solution, re.MULTILINE))
+    return list(dict.fromkeys(n for n in found if n not in _NOT_NAMES))
+
+
 @dataclass(frozen=True)
 class TestsTask:
     """Writes unit tests for a solution, starting from the profile's test scaffold."""
@@ -207,18 +231,36 @@ class TestsTask:
     prompt: str = "tests"
     """``tests`` writes them; ``repair_tests`` rewrites tests that failed, given the sandbox output."""
 
+    def reply_prefix(self, row: Mapping[str, Any] | None) -> str:
+        """The scaffold, then (where the profile has a call site) the call of the function the
+        task is about: the one the instruction names, else the first the solution defines."""
+        p = self.profile
+        names = defined_names(str((row or {}).get("solution") or ""), p.language)
+        if not (p.tests_call and names):
+            return p.tests_prefix
+        instruction = str((row or {}).get("instruction") or "")
+        name = next((n for n in names if re.search(rf"\b{re.escape(n)}\b", instruction)), names[0])
+        return p.tests_prefix + p.tests_call.format(name=name)
+
     def format_input(self, row: Mapping[str, Any]) -> Rendered:
         p = self.profile
-        return render(self.prompt, row, prefix=f"```{p.language}\n{p.tests_prefix}", stop=("\n```",))
+        names = defined_names(str(row.get("solution") or ""), p.language)[:3]
+        if names:
+            listed = ", ".join(f"`{n}`" for n in names)
+            them = "them by these names" if len(names) > 1 else "it by that name"
+            row = {**row, "test_hint": f"{row.get('test_hint', p.test_hint)} The solution defines {listed}; call {them}."}
+        return render(self.prompt, row, prefix=f"```{p.language}\n{self.reply_prefix(row)}", stop=("\n```",))
 
     def format_output(self, text: str, row: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """``row``: the values ``format_input`` had, so the prefilled call is put back in front."""
         if wrong_fence_language(text, self.profile.language):
             return {"tests": None, "raw": text, "error": "wrong_language"}
         body = _cut_fence(text)
-        if self.profile.tests_prefix.endswith(" "):
+        prefix = self.reply_prefix(row)
+        if prefix.endswith(" "):
             body = body.lstrip(" ")  # the reply often repeats the space the prefix ends with
-        tests = complete_tests((self.profile.tests_prefix + body).rstrip(), self.profile.language)
-        if len(tests.strip()) <= len(self.profile.tests_prefix.strip()) + 3:
+        tests = complete_tests((prefix + body).rstrip(), self.profile.language)
+        if len(tests.strip()) <= len(prefix.strip()) + 3:
             return {"tests": None, "raw": text, "error": "no_tests"}
         return {"tests": tests, "raw": text, "error": None}
 

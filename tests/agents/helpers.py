@@ -25,6 +25,14 @@ def role(req: GenerateRequest) -> str:
     return "instruction"
 
 
+def continuing(req: GenerateRequest, tests: str) -> str:
+    """``tests`` (text after Python's ``assert `` scaffold) minus what the prompt's reply prefix
+    already holds (the prefilled call of the solution's function)."""
+    given = req.prefix.split("\n", 1)[-1]
+    extra = given[len("assert "):] if given.startswith("assert ") else ""
+    return tests[len(extra):] if extra and tests.startswith(extra) else tests
+
+
 def python_reply(req: GenerateRequest, i: int) -> str:
     """Valid Python: a function named after the prompt's hash, tests that pass, parseable scores."""
     user = req.messages[-1]["content"]
@@ -39,7 +47,7 @@ def python_reply(req: GenerateRequest, i: int) -> str:
     if r in ("tests", "repair"):
         name = re.search(r"def (f_\d+)", user)
         fn = name.group(1) if name else "missing"
-        return f"{fn}(2) == 4\nassert {fn}(0) == 0\n"
+        return continuing(req, f"{fn}(2) == 4\nassert {fn}(0) == 0\n")
     words = " ".join(w for w in re.findall(r"[a-z]+", user)[:12])
     return f"Write a function that doubles a number, variant {zlib.crc32(user.encode()) % 997} ({words})."
 
@@ -65,5 +73,5 @@ def wrong_first_tests_reply(req: GenerateRequest, i: int) -> str:
     """Like ``python_reply``, but first tests expect a wrong value; the repair gets it right."""
     if role(req) == "tests":
         name = re.search(r"def (f_\d+)", req.messages[-1]["content"])
-        return f"{name.group(1) if name else 'missing'}(2) == 5\n"
+        return continuing(req, f"{name.group(1) if name else 'missing'}(2) == 5\n")
     return python_reply(req, i)

@@ -8,6 +8,9 @@ reflection on vs off. One llama.cpp instance serves every configuration; the see
     # more configurations later, reusing the seed stage of the first invocation
     python benchmarks/agents_yield.py --out runs/bench-agents-b --configs parallel \
         --seed-cache runs/bench-agents/centralized/llm-cache.sqlite
+    # the tables of both invocations merged; or finished runs compared on their first N rounds
+    python benchmarks/agents_yield.py --report runs/bench-agents/results.json runs/bench-agents-b/results.json
+    python benchmarks/agents_yield.py --compare runs/bench-agents/centralized runs/bench-agents-b/parallel --max-round 3
 """
 
 from __future__ import annotations
@@ -69,12 +72,10 @@ def rescore(backend: Any, run_dir: Path) -> list[dict[str, Any]]:
     return out
 
 
-def describe(rows: list[dict[str, Any]], max_round: int | None = None) -> dict[str, Any]:
+def describe(rows: list[dict[str, Any]]) -> dict[str, Any]:
     def mean(xs: list[float]) -> float | None:
         return round(sum(xs) / len(xs), 3) if xs else None
 
-    if max_round is not None:
-        rows = [r for r in rows if r["round"] <= max_round]
     rounds = [r for r in rows if not r["stage"].startswith("seed")]
     passed = [r for r in rounds if r["verdict"] == "passed"]
     return {

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from xinstruct.sandbox import LANGUAGES, get_language
+from xinstruct.sandbox.go_testify import GO_TESTIFY
 from xinstruct.sandbox.languages import _go_fix_imports, _java_entry
 
 REQUIRED = ["python", "javascript", "typescript", "java", "cpp", "c", "csharp", "go", "rust", "php", "bash",
@@ -82,3 +85,34 @@ def test_js_stand_in_modules_only_when_required() -> None:
     js = get_language("javascript")
     assert "node_modules/js-md5/index.js" in js.assemble("const md5 = require('js-md5');", None)  # type: ignore[union-attr]
     assert "node_modules/js-md5/index.js" not in js.assemble("console.log(1)", None)  # type: ignore[union-attr]
+
+
+def test_php_assertions_enabled() -> None:
+    """Debian's php.ini compiles assert() out; the run command turns it back on, throwing."""
+    run = get_language("php").run  # type: ignore[union-attr]
+    assert "zend.assertions=1" in run and "assert.exception=1" in run
+
+
+def test_csharp_implicit_usings_after_leading_directives() -> None:
+    text = get_language("csharp").assemble("#define X\n// c\nclass P { }", None)["main.cs"]  # type: ignore[union-attr]
+    lines = text.splitlines()
+    assert lines[:2] == ["#define X", "// c"] and "using System.Linq;" in lines and "#line 3" in lines
+    assert lines.index("#line 3") == len(lines) - 2 and lines[-1] == "class P { }"
+
+
+def test_csharp_trace_and_debug_assert_routed() -> None:
+    text = get_language("csharp").assemble("Debug.Assert(a);\nSystem.Diagnostics.Trace.Assert(b, \"m\");", None)["main.cs"]  # type: ignore[union-attr]
+    assert "XinstructAssert.Assert(a)" in text and 'XinstructAssert.Assert(b, "m")' in text
+
+
+def test_go_testify_methods_mirror_functions() -> None:
+    """Every package-level assertion of the stand-in is also a method of assert.New(t)."""
+    funcs = set(re.findall(r"^func ([A-Z]\w*)\(t TestingT", GO_TESTIFY, re.M))
+    methods = set(re.findall(r"^func \(a \*Assertions\) (\w+)\(", GO_TESTIFY, re.M))
+    assert funcs - {"New"} == methods and {"InDelta", "ElementsMatch", "EqualValues", "Len", "Contains"} <= funcs
+
+
+def test_typescript_checks_types() -> None:
+    files = get_language("typescript").assemble("const x: number = 1;", None)  # type: ignore[union-attr]
+    assert "createProgram" in files["_tsc.js"] and "getPreEmitDiagnostics" in files["_tsc.js"]
+    assert "declare module 'assert'" in files["_node.d.ts"]

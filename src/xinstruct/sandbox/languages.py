@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from xinstruct.core.languages import normalize_language
+from xinstruct.sandbox.go_testify import GO_TESTIFY
 
 Files = dict[str, str]
 
@@ -97,21 +98,64 @@ _JS_PRELUDE = (
     "(msg.length ? ': ' + msg.join(' ') : '')); e.name = 'AssertionError'; throw e; } };\n"
 )
 
-# Type-strip with the TypeScript API (no type check): 10x faster than tsc and needs no @types/node.
-_TS_TRANSPILE = r"""
+# Type-check the whole program as `tsc --target esnext` does (MultiPL-E's harness: any diagnostic fails the
+# task), then emit CommonJS for node. Default libs (esnext + dom, as tsc picks for that target), no @types;
+# skipDefaultLibCheck only skips checking the shipped lib files themselves (halves the cost).
+_TS_CHECK = r"""
 const ts = require('typescript');
 const fs = require('fs');
-const src = fs.readFileSync(process.argv[2], 'utf8');
-const out = ts.transpileModule(src, {reportDiagnostics: true, fileName: process.argv[2],
-  compilerOptions: {target: ts.ScriptTarget.ES2020, module: ts.ModuleKind.CommonJS, esModuleInterop: true}});
-const errs = (out.diagnostics || []).filter(d => d.category === ts.DiagnosticCategory.Error);
+const [src, out] = process.argv.slice(2);
+const options = {target: ts.ScriptTarget.ESNext, module: ts.ModuleKind.CommonJS, esModuleInterop: true,
+  types: [], skipDefaultLibCheck: true};
+const program = ts.createProgram([src, '_node.d.ts'], options);
+const errs = ts.getPreEmitDiagnostics(program).filter(d => d.category === ts.DiagnosticCategory.Error);
 for (const d of errs) {
-  const pos = d.file ? d.file.getLineAndCharacterOfPosition(d.start) : {line: -1, character: -1};
-  console.error(`${process.argv[2]}(${pos.line + 1},${pos.character + 1}): error TS${d.code}: ` +
-    ts.flattenDiagnosticMessageText(d.messageText, '\n'));
+  const text = ts.flattenDiagnosticMessageText(d.messageText, '\n');
+  const pos = d.file ? d.file.getLineAndCharacterOfPosition(d.start) : null;
+  console.error(pos ? `${d.file.fileName}(${pos.line + 1},${pos.character + 1}): error TS${d.code}: ${text}`
+    : `error TS${d.code}: ${text}`);
 }
 if (errs.length) process.exit(1);
-fs.writeFileSync(process.argv[3], out.outputText);
+program.emit(program.getSourceFile(src), (name, data) => { if (name.endsWith('.js')) fs.writeFileSync(out, data); });
+"""
+
+# Node's assert module, the one module MBXP tests import (`import * as assert from 'assert'`), declared
+# after @types/node's signatures. @types/node itself is not used: its global `require` clashes with the
+# `declare var require: any;` every MultiPL-E test starts with (TS2403).
+_TS_NODE_DECLS = """
+declare module 'assert' {
+  function assert(value: unknown, message?: string | Error): asserts value;
+  namespace assert {
+    class AssertionError extends Error {
+      actual: unknown; expected: unknown; operator: string; generatedMessage: boolean; code: 'ERR_ASSERTION';
+      constructor(options?: {message?: string; actual?: unknown; expected?: unknown; operator?: string});
+    }
+    type Message = string | Error;
+    function fail(message?: Message): never;
+    function ok(value: unknown, message?: Message): asserts value;
+    function equal(actual: unknown, expected: unknown, message?: Message): void;
+    function notEqual(actual: unknown, expected: unknown, message?: Message): void;
+    function deepEqual(actual: unknown, expected: unknown, message?: Message): void;
+    function notDeepEqual(actual: unknown, expected: unknown, message?: Message): void;
+    function strictEqual<T>(actual: unknown, expected: T, message?: Message): asserts actual is T;
+    function notStrictEqual(actual: unknown, expected: unknown, message?: Message): void;
+    function deepStrictEqual<T>(actual: unknown, expected: T, message?: Message): asserts actual is T;
+    function notDeepStrictEqual(actual: unknown, expected: unknown, message?: Message): void;
+    function throws(block: () => unknown, error?: unknown, message?: Message): void;
+    function doesNotThrow(block: () => unknown, error?: unknown, message?: Message): void;
+    function rejects(block: (() => Promise<unknown>) | Promise<unknown>, error?: unknown, message?: Message): Promise<void>;
+    function doesNotReject(block: (() => Promise<unknown>) | Promise<unknown>, error?: unknown, message?: Message): Promise<void>;
+    function match(value: string, regExp: RegExp, message?: Message): void;
+    function doesNotMatch(value: string, regExp: RegExp, message?: Message): void;
+    function ifError(value: unknown): asserts value is null | undefined;
+    const strict: typeof assert;
+  }
+  export = assert;
+}
+declare module 'node:assert' {
+  import assert = require('assert');
+  export = assert;
+}
 """
 
 
@@ -137,7 +181,10 @@ def _assemble_js(solution: str, tests: str | None) -> Files:
 
 def _assemble_ts(solution: str, tests: str | None) -> Files:
     text = _join(solution, tests)
-    return {"main.ts": text, "_prelude.js": _JS_PRELUDE, "_tsc.js": _TS_TRANSPILE, **_js_files(text)}
+    return {
+        "main.ts": text, "_prelude.js": _JS_PRELUDE, "_tsc.js": _TS_CHECK, "_node.d.ts": _TS_NODE_DECLS,
+        **_js_files(text),
+    }
 
 
 # ---------------------------------------------------------------- Java
@@ -216,14 +263,36 @@ namespace KellermanSoftware.CompareNetObjects {
 public static class XinstructAssert {
     public static void Assert(bool cond) { if (!cond) throw new Exception("Assertion failed"); }
     public static void Assert(bool cond, string msg) { if (!cond) throw new Exception("Assertion failed: " + msg); }
+    public static void Assert(bool cond, string msg, string detail) { Assert(cond, msg + " " + detail); }
 }
 """
 
 
+# The .NET 6+ SDK's implicit global usings (console apps); programs written for it omit them.
+_CS_IMPLICIT_USINGS = (
+    "System", "System.IO", "System.Collections.Generic", "System.Linq", "System.Net.Http", "System.Threading",
+    "System.Threading.Tasks",
+)
+# Lines that must (or may) precede using directives: blank, comments, #define/#undef, extern alias.
+_CS_LEADING = re.compile(r"^\s*(?:$|//|#\s*(?:define|undef)\b|extern\s+alias\b)")
+
+
+def _cs_implicit_usings(text: str) -> str:
+    """mcs (C# 7) has no global usings, so the SDK's implicit ones go at the top of the file; repeats
+    of the program's own are only warning CS0105 (silenced), and ``#line`` keeps its line numbers."""
+    lines = text.split("\n")
+    k = 0
+    while k < len(lines) and _CS_LEADING.match(lines[k]):
+        k += 1
+    usings = [f"using {ns};" for ns in _CS_IMPLICIT_USINGS]
+    return "\n".join([*lines[:k], *usings, f"#line {k + 1}", *lines[k:]])
+
+
 def _assemble_cs(solution: str, tests: str | None) -> Files:
-    """Debug.Assert only logs under Mono, so MultiPL-E's asserts are routed to a throwing helper."""
-    text = _join(solution, tests)
-    text = re.sub(r"\b(?:System\.Diagnostics\.)?Debug\.Assert\s*\(", "XinstructAssert.Assert(", text)
+    """Debug.Assert and Trace.Assert only log under Mono (.NET fails fast), so MultiPL-E's asserts are
+    routed to a throwing helper."""
+    text = _cs_implicit_usings(_join(solution, tests))
+    text = re.sub(r"\b(?:System\.Diagnostics\.)?(?:Debug|Trace)\.Assert\s*\(", "XinstructAssert.Assert(", text)
     return {"main.cs": text, "_shim.cs": _CS_SHIM}
 
 
@@ -231,51 +300,6 @@ def _assemble_cs(solution: str, tests: str | None) -> Files:
 _GO_PACKAGE = re.compile(r"^\s*package\s+\w+\s*$", re.M)
 _GO_IMPORT_BLOCK = re.compile(r"^\s*import\s*\((.*?)\)", re.M | re.S)
 _GO_IMPORT_LINE = re.compile(r'^\s*import\s+((?:[\w.]+\s+)?"[^"]+")\s*$', re.M)
-_GO_TESTIFY = '''package assert
-
-import (
-\t"fmt"
-\t"reflect"
-\t"testing"
-)
-
-// Minimal stand-in for github.com/stretchr/testify/assert (HumanEval-X Go tests use New and Equal).
-type Assertions struct{ t *testing.T }
-
-func New(t *testing.T) *Assertions { return &Assertions{t} }
-
-func ObjectsAreEqual(expected, actual interface{}) bool {
-\tif expected == nil || actual == nil {
-\t\treturn expected == actual
-\t}
-\treturn reflect.DeepEqual(expected, actual)
-}
-
-func Equal(t *testing.T, expected, actual interface{}, msgAndArgs ...interface{}) bool {
-\tt.Helper()
-\tif !ObjectsAreEqual(expected, actual) {
-\t\tt.Errorf("Error: Not equal: expected: %s actual: %s %v", fmt.Sprintf("%#v", expected),
-\t\t\tfmt.Sprintf("%#v", actual), msgAndArgs)
-\t\treturn false
-\t}
-\treturn true
-}
-
-func (a *Assertions) Equal(expected, actual interface{}, msgAndArgs ...interface{}) bool {
-\ta.t.Helper()
-\treturn Equal(a.t, expected, actual, msgAndArgs...)
-}
-
-func (a *Assertions) True(v bool, msgAndArgs ...interface{}) bool {
-\ta.t.Helper()
-\treturn Equal(a.t, true, v, msgAndArgs...)
-}
-
-func (a *Assertions) False(v bool, msgAndArgs ...interface{}) bool {
-\ta.t.Helper()
-\treturn Equal(a.t, false, v, msgAndArgs...)
-}
-'''
 _GO_MOD = (
     "module xinstruct.sandbox/prog\n\ngo 1.19\n\nrequire github.com/stretchr/testify v1.8.0\n\n"
     "replace github.com/stretchr/testify => ./_testify\n"
@@ -293,7 +317,7 @@ def _assemble_go(solution: str, tests: str | None) -> Files:
     imports = "\n".join(f"    {s}" for s in dict.fromkeys(specs))
     source = f"package main\n\nimport (\n{imports}\n)\n{body}" if specs else f"package main\n{body}"
     files = {"go.mod": _GO_MOD, "_testify/go.mod": "module github.com/stretchr/testify\n\ngo 1.19\n"}
-    files["_testify/assert/assert.go"] = _GO_TESTIFY
+    files["_testify/assert/assert.go"] = GO_TESTIFY
     is_test = re.search(r"\*testing\.T\b", text) is not None
     files["main_test.go" if is_test else "main.go"] = source
     if is_test and "func main()" not in source:
@@ -451,7 +475,7 @@ LANGUAGES: tuple[Language, ...] = (
         name="csharp",
         source="main.cs",
         compile=(
-            "mcs", "-d:DEBUG", "-nowarn:162,168,219,414,649", "-r:System.Numerics.dll",
+            "mcs", "-d:DEBUG", "-nowarn:105,162,168,219,414,649", "-r:System.Numerics.dll",
             "-out:prog.exe", "main.cs", "_shim.cs",
         ),
         artifacts=("prog.exe",),
@@ -499,7 +523,11 @@ LANGUAGES: tuple[Language, ...] = (
     Language(
         name="php",
         source="main.php",
-        run=("php", "-d", "memory_limit=-1", "-d", "display_errors=stderr", "main.php"),
+        # Debian's php.ini sets zend.assertions=-1 (assert() compiled out): turn assertions on, throwing
+        run=(
+            "php", "-d", "memory_limit=-1", "-d", "display_errors=stderr", "-d", "zend.assertions=1",
+            "-d", "assert.exception=1", "main.php",
+        ),
         assemble=_assemble_php,
         version=("php", "--version"),
         packages=("php-cli",),

@@ -20,6 +20,8 @@ def role(req: GenerateRequest) -> str:
         return "tests"
     if "suggest one concrete improvement" in user:
         return "critique"
+    if "different calls of" in user:
+        return "calls"
     if req.prefix.startswith("```"):
         return "solution"
     return "instruction"

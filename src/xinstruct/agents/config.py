@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from xinstruct.agents.agreement import VERIFY_MODES
 from xinstruct.agents.profiles import DEFAULT_LANGUAGES
 from xinstruct.core.config import option
 from xinstruct.core.errors import ConfigError
@@ -39,6 +40,15 @@ class AgentsConfig:
     repair_rounds: int = option(
         1, "times failing tests are shown their sandbox output and rewritten before a sample is rejected (0: strict)"
     )
+    verify: str = option(
+        "tests", "how a sample is verified: tests (its solution passes the model's own tests), agreement "
+        "(--solutions solutions agree on model-written calls; the tests are written from the agreed outputs) "
+        "or both (agreement, and a solution of the agreeing cluster passes the model's tests)",
+        choices=VERIFY_MODES,
+    )
+    solutions: int = option(5, "solutions sampled per task for --verify agreement/both (K)")
+    calls: int = option(6, "calls of the task's function written per task for --verify agreement/both")
+    min_votes: int = option(3, "solutions that must agree (same outputs on every call) for --verify agreement/both")
     concurrency: int = option(
         8, "samples worked on at once; their LLM calls decode together in one batch", affects_output=False
     )
@@ -56,6 +66,8 @@ class AgentsConfig:
         self.languages = list(dict.fromkeys(langs))
         if self.rounds < 0 or self.memory_size < 1 or self.critics < 0 or self.dpo_samples < 0 or self.repair_rounds < 0:
             raise ConfigError("rounds, critics, dpo-samples and repair-rounds must be >= 0 and memory-size >= 1")
+        if self.solutions < 1 or self.calls < 1 or not 1 <= self.min_votes <= self.solutions:
+            raise ConfigError("--solutions and --calls must be >= 1 and --min-votes in [1, --solutions]")
         if self.concurrency < 1:
             raise ConfigError("--concurrency must be >= 1")
         if not 0.0 < self.similarity <= 1.0:

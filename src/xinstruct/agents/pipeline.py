@@ -107,7 +107,8 @@ def sft_row(sample: dict[str, Any]) -> dict[str, Any]:
         ],
         **{k: sample.get(k) for k in (
             "instruction", "solution", "tests", "language", "agent", "round", "stage", "evolution",
-            "critiques", "parents", "scores", "verdict", "first_verdict", "repairs",
+            "critiques", "parents", "scores", "verdict", "first_verdict", "repairs", "tests_verdict",
+            "model_tests", "agreement",
         )},
         "source": SOURCE,
     }
@@ -115,7 +116,8 @@ def sft_row(sample: dict[str, Any]) -> dict[str, Any]:
 
 def rejected_row(sample: dict[str, Any], reason: str) -> dict[str, Any]:
     keep = ("id", "stage", "round", "agent", "language", "instruction", "solution", "tests", "parents",
-            "evolution", "verdict", "verdict_message", "first_verdict", "repairs", "scores", "score_raw", "raw")
+            "evolution", "verdict", "verdict_message", "first_verdict", "repairs", "scores", "score_raw", "raw",
+            "tests_verdict", "model_tests", "agreement")
     return {**{k: sample.get(k) for k in keep}, "reason": reason, "source": SOURCE}
 
 

@@ -11,6 +11,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
+from xinstruct.agents.agreement import CallsTask, cluster_solutions, decide, evidence, main_function
 from xinstruct.agents.calls import Caller
 from xinstruct.agents.config import AgentsConfig
 from xinstruct.agents.memory import Memory
@@ -25,10 +26,11 @@ from xinstruct.agents.tasks import (
     load_prompts,
     profile_vars,
 )
-from xinstruct.agents.verify import verify
+from xinstruct.agents.verify import run_tests, verify
 from xinstruct.core.records import Record
 from xinstruct.core.seeds import derive_seed
 from xinstruct.sandbox import Limits, Sandbox
+from xinstruct.sandbox.capture import Capture, checks_from_outputs, run_capture, supported
 
 MAX_FAULTS = 3
 REPAIRABLE = {"failed", "runtime_error", "compile_error", "no_checks"}
@@ -114,11 +116,25 @@ def write_instruction(team: Team, sample: dict[str, Any], prompt: str, values: d
 
 
 def test_and_score(team: Team, agent: Agent, sample: dict[str, Any]) -> dict[str, Any]:
-    """Tests, sandbox verdict (with up to ``repair_rounds`` rewrites of failing tests) and the
-    reflection score for a sample that has instruction and solution."""
+    """Tests, sandbox verdict (with up to ``repair_rounds`` rewrites of failing tests), agreement
+    when ``--verify`` asks for it, and the reflection score, for a sample with instruction and solution."""
+    if _model_tests(team, agent, sample) is None and team.cfg.verify == "tests":
+        return sample
+    if team.cfg.verify != "tests":
+        sample["error"] = None  # tests the model could not write are evidence missing, not a rejection
+        verify_by_agreement(team, agent, sample)
+    if team.cfg.reflection:
+        scored = score_sample(team.caller, agent.profile, sample, sample["id"], team.cfg.score_tokens,
+                              expected=team.cfg.scorer == "expected")
+        sample["scores"], sample["score_raw"] = scored["scores"], scored["raw"]
+    return sample
+
+
+def _model_tests(team: Team, agent: Agent, sample: dict[str, Any]) -> str | None:
+    """The model's own tests and their verdict on the solution (None when it wrote none)."""
     values = {**profile_vars(agent.profile), "instruction": sample["instruction"], "solution": sample["solution"]}
     if not _write_tests(team, agent, sample, TestsTask(agent.profile), values, "tests"):
-        return sample
+        return None
     result = verify(team.sandbox, agent.language, sample["solution"], sample["tests"], team.limits)
     sample["first_verdict"] = result["verdict"]
     for attempt in range(1, team.cfg.repair_rounds + 1):
@@ -132,11 +148,62 @@ def test_and_score(team: Team, agent: Agent, sample: dict[str, Any]) -> dict[str
         sample["repairs"] = attempt
         result = verify(team.sandbox, agent.language, sample["solution"], sample["tests"], team.limits)
     sample["verdict"], sample["verdict_message"] = result["verdict"], result["message"]
-    if team.cfg.reflection:
-        scored = score_sample(team.caller, agent.profile, sample, sample["id"], team.cfg.score_tokens,
-                              expected=team.cfg.scorer == "expected")
-        sample["scores"], sample["score_raw"] = scored["scores"], scored["raw"]
-    return sample
+    return str(sample["tests"])
+
+
+def verify_by_agreement(team: Team, agent: Agent, sample: dict[str, Any]) -> None:
+    """Replace the verdict of the model's own tests by the agreement of ``cfg.solutions`` solutions
+    on model-written calls; a kept sample gets the kept solution and tests written from the agreed
+    outputs. The model's tests stay on the row (``model_tests``) and vote in ``both`` mode."""
+    cfg, lang = team.cfg, agent.language
+    sample["tests_verdict"], sample["model_tests"] = sample["verdict"], sample["tests"]
+    values = {**profile_vars(agent.profile), "instruction": sample["instruction"]}
+    solutions: list[str | None] = [sample["solution"]]
+    if cfg.solutions > 1:
+        task = CodeTask("solution", agent.profile)
+        replies = team.caller.completions(
+            task.format_input(values), keys=(sample["id"], "solutions"), max_tokens=cfg.solution_tokens,
+            temperature=cfg.temperature, n=cfg.solutions - 1,
+        )
+        sample["raw"]["solutions"] = [r.text for r in replies]
+        solutions += [task.format_output(r.text, finish_reason=r.finish_reason)["solution"] for r in replies]
+    name = main_function(str(sample["solution"]), str(sample["instruction"]), lang)
+    calls: list[str] = []
+    if name and supported(lang):
+        calls_task = CallsTask(agent.profile)
+        row = {**values, "solution": sample["solution"], "name": name, "count": cfg.calls}
+        text = team.caller.complete(calls_task.format_input(row), keys=(sample["id"], "calls"),
+                                    max_tokens=cfg.tests_tokens, temperature=cfg.temperature)[0]
+        sample["raw"]["calls"] = text
+        calls = calls_task.format_output(text, row)["calls"] or []
+    present = [k for k, s in enumerate(solutions) if s]
+    captures = [Capture([None] * len(calls), "no_solution") for _ in solutions]
+    tests_verdicts: list[str | None] = [None] * len(solutions)
+    if calls:
+        for k, cap in zip(present, run_capture(team.sandbox, lang, [solutions[k] for k in present], calls,
+                                               team.limits), strict=True):
+            captures[k] = cap
+    if sample["tests"]:
+        pairs = [(str(solutions[k]), str(sample["tests"])) for k in present]
+        for k, res in zip(present, run_tests(team.sandbox, lang, pairs, team.limits), strict=True):
+            tests_verdicts[k] = res["verdict"]
+    clusters = cluster_solutions(captures, len(calls), [v == "passed" for v in tests_verdicts])
+    decision = decide(clusters, min_votes=cfg.min_votes, dual=cfg.verify == "both")
+    sample["agreement"] = evidence(calls, solutions, captures, tests_verdicts, decision, cfg.min_votes, cfg.verify)
+    if not decision.kept or decision.cluster is None or decision.solution is None:
+        sizes = ",".join(str(len(c.members)) for c in clusters) or "none"
+        sample["verdict"] = "no_agreement"
+        sample["verdict_message"] = f"{decision.reason} (clusters {sizes} of {len(solutions)}; {len(calls)} calls)"
+        return
+    checked = decision.cluster.informative
+    tests = checks_from_outputs(lang, [calls[i] for i in checked], [str(decision.cluster.outputs[i]) for i in checked])
+    solution = str(solutions[decision.solution])
+    final = verify(team.sandbox, lang, solution, tests, team.limits)
+    sample["solution"], sample["tests"] = solution, tests
+    if final["verdict"] != "passed":  # the harness, not the solution: agreed outputs must reproduce
+        sample["verdict"], sample["verdict_message"] = "no_agreement", f"agreed tests did not pass: {final['message']}"
+        return
+    sample["verdict"], sample["verdict_message"] = "passed", decision.reason
 
 
 def _write_tests(team: Team, agent: Agent, sample: dict[str, Any], task: TestsTask, values: dict[str, Any],

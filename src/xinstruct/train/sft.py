@@ -10,6 +10,7 @@ weights (the same adapter keeps training).
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import time
 from collections.abc import Callable, Sequence
@@ -17,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from xinstruct.core.config import config_to_dict, output_fingerprint
-from xinstruct.core.errors import InputError
+from xinstruct.core.errors import ConfigError, InputError
 from xinstruct.core.runs import RunDir, atomic_write_json
 from xinstruct.models.registry import ModelRef, resolve_model
 from xinstruct.train import require_hf
@@ -71,6 +72,42 @@ def progress_callback(progress_path: Path, stage: str, first_row: str, rows: int
     return _Progress()
 
 
+def warmup_args(ratio: float) -> dict[str, float]:
+    """The warm-up as a fraction of each stage's steps, in the form the installed transformers reads.
+
+    transformers 5 has only ``warmup_steps`` and reads a value below 1 as that fraction; transformers 4
+    has ``warmup_ratio`` and reads ``warmup_steps`` as a step count, so a ratio passed there gave no
+    warm-up at all (and an optimizer step at learning rate 0).
+    """
+    from dataclasses import fields
+
+    from transformers import TrainingArguments
+
+    if "warmup_ratio" in {f.name for f in fields(TrainingArguments)}:
+        return {"warmup_ratio": ratio}
+    return {"warmup_steps": ratio}
+
+
+MIN_TRL_PACKING = (1, 7)
+"""TRL versions before this drop every column but ``input_ids`` (and their own mask columns) when
+packing, i.e. our ``labels``: the loss would cover system and user tokens."""
+
+
+def check_packing(packing: bool) -> None:
+    """Refuse packing where the installed TRL would silently train on prompt tokens."""
+    if not packing:
+        return
+    from importlib.metadata import version
+
+    installed = version("trl")
+    parts = tuple(int(x) for x in re.findall(r"\d+", installed)[:2])
+    if parts < MIN_TRL_PACKING:
+        raise ConfigError(
+            f"packing with trl {installed} drops the assistant-only labels (the loss would cover the prompts); "
+            f"install trl>={'.'.join(map(str, MIN_TRL_PACKING))} or set packing: false"
+        )
+
+
 def trainer_args(cfg: Any, output_dir: Path, epochs: float) -> dict[str, Any]:
     """TrainingArguments shared by SFT and DPO."""
     import torch
@@ -86,7 +123,7 @@ def trainer_args(cfg: Any, output_dir: Path, epochs: float) -> dict[str, Any]:
         "max_steps": cfg.max_steps,
         "learning_rate": cfg.learning_rate,
         "lr_scheduler_type": cfg.lr_scheduler,
-        "warmup_steps": cfg.warmup_ratio,
+        **warmup_args(cfg.warmup_ratio),
         "weight_decay": cfg.weight_decay,
         "logging_steps": cfg.logging_steps,
         "save_steps": cfg.save_steps,
@@ -197,10 +234,8 @@ def run_sft(
     callbacks: Sequence[Any] = (),
 ) -> dict[str, Any]:
     """Train per the curriculum and write adapter/model, model card and summary under ``out``."""
-    require_hf()  # checked once: the imports below cannot fail after it
-    from datasets import Dataset
-    from trl import SFTConfig, SFTTrainer
-
+    require_hf()  # checked once: the TRL imports in sft_trainer cannot fail after it
+    check_packing(cfg.packing)
     out = Path(out)
     rows, decontamination = drop_contaminated(load_sft(data), cfg.decontaminate, log, path=str(data[0]))
     stages = split_stages(rows, cfg.curriculum)
@@ -221,9 +256,7 @@ def run_sft(
     stage_reports: list[dict[str, Any]] = []
     for name, part in stages:
         epochs = {"stage1": cfg.stage1_epochs, "stage2": cfg.stage2_epochs}.get(name, cfg.epochs)
-        report = _train_stage(
-            name, part, epochs, model, tokenizer, cfg, ref, out, log, callbacks, SFTConfig, SFTTrainer, Dataset
-        )
+        report = _train_stage(name, part, epochs, model, tokenizer, cfg, ref, out, log, callbacks)
         model = report.pop("model")
         stage_reports.append(report)
 
@@ -239,6 +272,24 @@ def run_sft(
     return summary
 
 
+def sft_trainer(model: Any, tokenizer: Any, encoded: list[dict[str, list[int]]], cfg: SftTrainConfig,
+                stage_dir: Path, epochs: float, callbacks: Sequence[Any] = ()) -> Any:
+    """TRL's SFTTrainer on rows tokenized with their labels (what a stage trains with; the tests
+    inspect the batches its collator makes)."""
+    from datasets import Dataset
+    from trl import SFTConfig, SFTTrainer
+
+    check_packing(cfg.packing)
+    args = SFTConfig(
+        **trainer_args(cfg, stage_dir, epochs),
+        max_length=cfg.max_length,
+        packing=cfg.packing,
+        dataset_num_proc=None,
+    )
+    return SFTTrainer(model=model, args=args, train_dataset=Dataset.from_list(encoded), processing_class=tokenizer,
+                      callbacks=list(callbacks))
+
+
 def _train_stage(
     name: str,
     part: list[Conversation],
@@ -250,9 +301,6 @@ def _train_stage(
     out: Path,
     log: Log,
     callbacks: Sequence[Any],
-    SFTConfig: Any,
-    SFTTrainer: Any,
-    Dataset: Any,
 ) -> dict[str, Any]:
     stage_dir = out / name
     final_dir = stage_dir / "final"
@@ -268,20 +316,9 @@ def _train_stage(
         log(f"{name}: truncated {stats.truncated} row(s) to {cfg.max_length} tokens")
     if not encoded:
         raise InputError(f"{name}: no rows left after dropping over-length rows (max_length={cfg.max_length})")
-    args = SFTConfig(
-        **trainer_args(cfg, stage_dir, epochs),
-        max_length=cfg.max_length,
-        packing=cfg.packing,
-        dataset_num_proc=None,
-    )
     first = f"{part[0].path}:row {part[0].row}"
-    trainer = SFTTrainer(
-        model=model,
-        args=args,
-        train_dataset=Dataset.from_list(encoded),
-        processing_class=tokenizer,
-        callbacks=[progress_callback(out / "progress.jsonl", name, first, len(encoded)), *callbacks],
-    )
+    trainer = sft_trainer(model, tokenizer, encoded, cfg, stage_dir, epochs,
+                          [progress_callback(out / "progress.jsonl", name, first, len(encoded)), *callbacks])
     resume = last_checkpoint(stage_dir) if cfg.resume else None
     if resume:
         log(f"{name}: resuming from {resume}")

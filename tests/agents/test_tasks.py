@@ -8,7 +8,15 @@ import re
 import pytest
 
 from xinstruct.agents.profiles import get_profile
-from xinstruct.agents.tasks import CodeTask, TestsTask, complete_tests, defined_names, profile_vars
+from xinstruct.agents.tasks import (
+    CodeTask,
+    InstructionTask,
+    TestsTask,
+    complete_tests,
+    defined_names,
+    parse_instruction,
+    profile_vars,
+)
 from xinstruct.agents.verify import verify
 from xinstruct.sandbox import Limits, Sandbox, available_languages
 
@@ -137,3 +145,32 @@ def test_tests_reply_starts_with_the_call_of_the_named_function(language: str) -
     if language in available_languages():
         verdict = verify(Sandbox(prestart=0), language, solution, tests, Limits(timeout=30))["verdict"]
         assert verdict == "passed"
+
+
+# ----------------------------------------------------------------------------- task statements
+# Replies of the embedded model to the propose / seed prompts (prefilled with "Task: ").
+TASK_LIST = (
+    "1 - Reverse an Integer\nTask: 2 - Implement a function to handle negative numbers\n"
+    "Task: 3 - Add a check for integer overflow\nTask: 4 - Write unit tests\n"
+    "Task: 5 - Improve the C++ task by making it more concise and adhere to PEP 8 standards"
+)
+
+
+@pytest.mark.parametrize(
+    ("reply", "expected", "error"),
+    [
+        (TASK_LIST, None, "task_list"),
+        ("Write a function that returns the maximum of three numbers.\n\nSolution: Write the solution in Python.",
+         "Write a function that returns the maximum of three numbers.", None),
+        ("Write a C++ function `reverse(int x)` like the one in the given snippet, but for 64-bit integers.",
+         None, "refers_to_prompt"),
+        ("Task: Write a Bash function `count_lines` that prints the number of lines of the file given as $1.\n\n"
+         "I hope this helps!", "Write a Bash function `count_lines` that prints the number of lines of the file given "
+         "as $1.", None),
+        ("short", None, "too_short"),
+    ],
+)
+def test_task_statements_are_cleaned_with_the_shared_rules(reply: str, expected: str | None, error: str | None) -> None:
+    out = InstructionTask("propose").format_output(reply)
+    assert out["instruction"] == expected and out["error"] == error and out["raw"] == reply
+    assert parse_instruction(reply) == expected

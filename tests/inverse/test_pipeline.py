@@ -139,16 +139,55 @@ def test_changed_settings_refuse_to_mix_into_a_run(tmp_path, scripted_backend):
     assert summary["dataset_rows"] == 3
 
 
-def test_empty_replies_are_kept_scored_and_never_selected(tmp_path, scripted_backend):
+def test_empty_replies_are_kept_unjudged_and_never_selected(tmp_path, scripted_backend):
     backend = scripted_backend(reply=lambda req, i: "" if req.params.seed % 2 else " sorts numbers")
     summary = run_inverse(EXAMPLE, tmp_path / "run", InverseConfig(samples=4, limit=6), BackendConfig(), ReaderConfig(),
                           backend=backend)
     rows = [json.loads(line) for line in (tmp_path / "run" / "data.jsonl").read_text().splitlines()]
     assert summary["empty_candidates"] > 0
+    assert summary["cleaning"]["rejected_by_reason"]["empty"] == summary["empty_candidates"]
     for row in rows:
         assert row["instruction"].endswith("sorts numbers")
         empties = [c for c in row["candidates"] if c["instruction"] is None]
-        assert all(c["raw"] == "" and c["score"] is not None for c in empties)
+        # kept in the row with the raw reply and the reason; not judged (it could never be selected)
+        assert all(c["raw"] == "" and c["rejected"] == "empty" and c["score"] is None for c in empties)
+    assert len(backend.score_calls) == 4 * 6 - summary["empty_candidates"]
+
+
+def test_cleaned_text_is_judged_and_rejections_are_counted_by_reason(tmp_path, scripted_backend):
+    """A trailer is cut before the judge sees the text; a candidate that talks about the snippet is
+    rejected; a snippet whose candidates are all rejected is counted under the commonest reason."""
+    replies = [
+        " function that doubles a number.\n\nHere's how you can implement this:",
+        " function like the one in the original code snippet.",
+        " function that doubles a number. Let me know if you need more!",
+        "\n1 - Double\nTask: 2 - Triple",
+    ]
+
+    def reply(req, i):
+        if "sorted" in req.messages[-1]["content"] or "sort" in req.messages[-1]["content"]:
+            return replies[1]  # every candidate of these snippets refers to the prompt
+        return replies[req.params.seed % len(replies)]
+
+    backend = scripted_backend(reply=reply)
+    summary = run_inverse(EXAMPLE, tmp_path / "run", InverseConfig(samples=4), BackendConfig(), ReaderConfig(),
+                          backend=backend)
+    judged = [r.messages[-1]["content"] for r in backend.score_calls]
+    assert judged and not any("Here's how" in t or "Let me know" in t or "original code" in t for t in judged)
+    results = [json.loads(line) for line in (tmp_path / "run" / "shards" / "results-00000.jsonl").read_text().splitlines()]
+    cands = [c for r in results for c in r["candidates"]]
+    rejected = [c for c in cands if c["rejected"]]
+    assert len(backend.score_calls) == len(cands) - len(rejected)
+    counts = summary["cleaning"]["rejected_by_reason"]
+    assert counts["refers_to_prompt"] == sum(c["rejected"] == "refers_to_prompt" for c in cands) > 0
+    assert counts["task_list"] == sum(c["rejected"] == "task_list" for c in cands)
+    assert summary["cleaning"]["cuts"]["answer_intro"] > 0 and summary["cleaning"]["cuts"]["closing_chatter"] > 0
+    assert all(c["raw"] and c["instruction"] is None and c["score"] is None for c in rejected)
+    all_rejected = [r for r in results if not r["selected"]]
+    assert all_rejected and all(r["unselected_reason"] == "all_rejected.refers_to_prompt" for r in all_rejected)
+    assert summary["skipped_by_reason"]["select.all_rejected.refers_to_prompt"] == len(all_rejected)
+    rows = [json.loads(line) for line in (tmp_path / "run" / "data.jsonl").read_text().splitlines()]
+    assert rows and all(row["instruction"].endswith("function that doubles a number.") for row in rows)
 
 
 def test_bad_input_names_file_and_line(tmp_path, scripted_backend):

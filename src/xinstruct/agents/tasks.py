@@ -10,7 +10,7 @@ import ast
 import hashlib
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -19,13 +19,12 @@ import yaml
 
 from xinstruct.agents.calls import Rendered
 from xinstruct.agents.profiles import Profile
+from xinstruct.core.instructions import Cleaned, clean_instruction
 from xinstruct.core.languages import normalize_language
 from xinstruct.eval.extract import drop_mains, strip_literals
 
 PROMPT_FILES = ("seed.yaml", "code.yaml", "evolve.yaml", "scorer.yaml")
 MAX_INSTRUCTION_CHARS = 1500
-MIN_INSTRUCTION_CHARS = 15
-_LIST_LEAD = re.compile(r"\A\d+[.:)]\s*(\([^)\n]{1,20}\)\s*)?")
 # Where a solution reply starts writing its own tests (they are asked for separately).
 _TESTS_START = re.compile(
     r"^(?:(?:#|//)\s*(?:unit\s+)?(?:tests?|testing|example usage)\b|def test_|if __name__ == )", re.I | re.M
@@ -77,15 +76,19 @@ def clip(text: str, limit: int) -> str:
 
 
 # ----------------------------------------------------------------------------- instructions
+def clean_task(text: str) -> Cleaned:
+    """The task statement cleaned by the rules shared with Inverse-Instruct
+    (``core/instructions.py``: labels, restatements, task lists, trailers, references to the
+    prompt), clipped to ``MAX_INSTRUCTION_CHARS``."""
+    cleaned = clean_instruction(text)
+    if cleaned.text is None:
+        return cleaned
+    return replace(cleaned, text=cleaned.text[:MAX_INSTRUCTION_CHARS].rstrip())
+
+
 def parse_instruction(text: str) -> str | None:
-    """The task text: code fences cut off, a repeated 'Task:' label dropped; None when too short."""
-    body = text.split("```", 1)[0]
-    body = re.sub(r"^\s*(\*\*)?task:?(\*\*)?:?\s*", "", body.strip(), flags=re.I).strip()
-    body = _LIST_LEAD.sub("", body)  # "3. (Python) ..." when the model continues the example list
-    body = re.sub(r"\n{3,}", "\n\n", body)
-    if len(body) < MIN_INSTRUCTION_CHARS:
-        return None
-    return body[:MAX_INSTRUCTION_CHARS].rstrip()
+    """The cleaned task text, or None when cleaning rejects it (see :func:`clean_task` for why)."""
+    return clean_task(text).text
 
 
 @dataclass(frozen=True)
@@ -98,7 +101,9 @@ class InstructionTask:
         return render(self.prompt, row)
 
     def format_output(self, text: str, row: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        return {"instruction": parse_instruction(text), "raw": text}
+        """``error`` names why a statement was rejected (``task_list``, ``refers_to_prompt``, ...)."""
+        cleaned = clean_task(text)
+        return {"instruction": cleaned.text, "raw": text, "error": cleaned.reason, "rule": cleaned.rule}
 
 
 # ----------------------------------------------------------------------------- code

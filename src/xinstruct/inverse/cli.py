@@ -30,6 +30,12 @@ def print_summary(summary: dict[str, Any], console: Console) -> None:
         table.add_row(key.replace("_", " "), fmt(summary.get(key)))
     table.add_row("tokens (prompt / completion)", f"{summary['tokens']['prompt']:,} / {summary['tokens']['completion']:,}")
     table.add_row("LLM calls (new / cached)", f"{summary['llm_calls']['new']} / {summary['llm_calls']['cached']}")
+    cleaning = summary.get("cleaning") or {}
+    if cleaning:
+        rejected = cleaning["rejected_by_reason"]
+        table.add_row("candidates rejected by cleaning", ", ".join(f"{k} {v}" for k, v in rejected.items()))
+        table.add_row("kept candidates cut by cleaning", f"{cleaning['edited']}: "
+                      + ", ".join(f"{k} {v}" for k, v in cleaning["cuts"].items()))
     for reason, n in summary["skipped_by_reason"].items():
         table.add_row(f"skipped: {reason}", str(n))
     table.add_row("languages", ", ".join(f"{k} {v}" for k, v in summary["languages"].items()))

@@ -35,6 +35,7 @@ def dataset_rows(result: dict[str, Any]) -> list[dict[str, Any]]:
                     {
                         "instruction": c.get("instruction"),
                         "raw": c.get("raw"),
+                        "rejected": c.get("rejected"),
                         "score": c.get("score"),
                         "perplexity": c.get("perplexity"),
                         "prefix": c.get("prefix"),

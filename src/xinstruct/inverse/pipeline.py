@@ -19,6 +19,7 @@ from rich.console import Console
 
 from xinstruct.core.cache import CallCache
 from xinstruct.core.config import config_to_dict, output_fingerprint
+from xinstruct.core.instructions import REJECT_REASONS
 from xinstruct.core.pipeline import Shard, SkipLog, Step, chain
 from xinstruct.core.progress import make_progress
 from xinstruct.core.records import Record
@@ -61,6 +62,21 @@ def _score_histogram(scores: list[float]) -> dict[str, int]:
     return {f"{b / 10:.1f}-{(b + 1) / 10:.1f}": bins.get(b, 0) for b in range(10)}
 
 
+def cleaning_counts(candidates: list[dict[str, Any]]) -> dict[str, Any]:
+    """What cleaning did to the candidates: rejections by reason (and by the rule that matched),
+    and what was cut from the kept ones, by what was cut (``core/instructions.py``)."""
+    rejected = Counter(c["rejected"] for c in candidates if c.get("rejected"))
+    rules = Counter(f"{c['rejected']}.{c['rule']}" for c in candidates if c.get("rejected") and c.get("rule"))
+    edited = Counter(e for c in candidates if c.get("instruction") for e in c.get("edits") or ())
+    return {
+        "kept": sum(1 for c in candidates if c.get("instruction")),
+        "edited": sum(1 for c in candidates if c.get("instruction") and c.get("edits")),
+        "rejected_by_reason": {r: rejected.get(r, 0) for r in REJECT_REASONS},
+        "rejected_by_rule": dict(sorted(rules.items())),
+        "cuts": dict(sorted(edited.items())),
+    }
+
+
 def summarize_run(results: list[dict[str, Any]], skips: SkipLog, *, read: int, extracted: int,
                   dataset: int, elapsed: float, calls: dict[str, int]) -> dict[str, Any]:
     ok = [r for r in results if r["status"] == "ok"]
@@ -81,7 +97,8 @@ def summarize_run(results: list[dict[str, Any]], skips: SkipLog, *, read: int, e
         "dataset_rows": dataset,
         "skipped_by_reason": dict(sorted(skipped.items())),
         "candidates_generated": len(cands),
-        "empty_candidates": sum(1 for c in cands if not c.get("instruction")),
+        "empty_candidates": sum(1 for c in cands if not c.get("instruction") and c.get("rejected", "empty") == "empty"),
+        "cleaning": cleaning_counts(cands),
         "score_mean": statistics.fmean(scores) if scores else None,
         "score_median": statistics.median(scores) if scores else None,
         "selected_score_mean": statistics.fmean(chosen) if chosen else None,

@@ -7,6 +7,7 @@ record in flight, and the call cache makes even that free to redo.
 from __future__ import annotations
 
 import random
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from typing import Any
@@ -71,7 +72,9 @@ class Summarize(Step):
             record.data["candidates"] = candidates
             record.data["prompt_tokens"] = record.data.get("prompt_tokens", 0) + prompt_tokens
             self.stats["candidates"] += len(candidates)
-            self.stats["empty_candidates"] += sum(1 for c in candidates if c and c["instruction"] is None)
+            for c in candidates:
+                if c and c["instruction"] is None:
+                    self.stats[f"rejected.{c.get('rejected') or 'empty'}"] += 1
             yield record
 
 
@@ -89,23 +92,37 @@ class Judge(Step):
         for record in records:
             code, language = record.data["code"], record.data["language"]
             candidates = record.data["candidates"]
-            # An empty reply is still judged (as the prefix alone): it is a candidate, just a poor one.
+            # Only what survived cleaning is judged: a rejected candidate cannot be selected, so
+            # its score would cost a call and tell nothing (its row keeps score null and the reason).
+            judged = [i for i, c in enumerate(candidates) if c.get("instruction")]
+            for c in candidates:
+                c.update(score=None, p_yes=None, p_no=None)
             requests = [
                 ScoreRequest(
-                    messages=tuple(self.task.format_input(c["instruction"] or c["prefix"], code, language)),
+                    messages=tuple(self.task.format_input(candidates[i]["instruction"], code, language)),
                     candidates=self.task.candidates(),
                 )
-                for c in candidates
+                for i in judged
             ]
             try:
-                for i, result in self.backend.first_token_logprobs(requests):
+                for j, result in self.backend.first_token_logprobs(requests):
                     record.data["prompt_tokens"] = record.data.get("prompt_tokens", 0) + result.prompt_tokens
-                    candidates[i].update(self.task.format_output(result.logprobs))
+                    candidates[judged[j]].update(self.task.format_output(result.logprobs))
             except PromptTooLong as exc:
                 self.drop(record, "prompt_too_long", detail=str(exc))
                 continue
             self.stats["judged"] += len(requests)
             yield record
+
+
+def unusable_reason(candidates: list[dict[str, Any]]) -> str:
+    """Why a snippet has no candidate to select: ``all_rejected.<reason>``, the commonest reason
+    its candidates were rejected by cleaning (ties: the first in name order)."""
+    reasons = Counter(c.get("rejected") for c in candidates if c.get("rejected"))
+    if not reasons:
+        return "no_usable_candidate"
+    top = max(reasons.values())
+    return f"all_rejected.{min(r for r, n in reasons.items() if n == top)}"
 
 
 class Select(Step):
@@ -143,7 +160,7 @@ class Select(Step):
         for record in records:
             chosen = self.choose(record)
             if not chosen:
-                reason = "below_threshold" if self.method == "threshold" else "no_usable_candidate"
+                reason = "below_threshold" if self.method == "threshold" else unusable_reason(record.data["candidates"])
                 self.stats[f"unselected.{reason}"] += 1
                 # the record still leaves this step (marked) so the run knows it is finished
                 record.data["selected"] = []

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from xinstruct.core.fences import fence
+from xinstruct.core.instructions import clean_instruction
 from xinstruct.core.languages import display_name
 from xinstruct.core.seeds import derive_seed
 from xinstruct.inverse.templates import PromptFile
@@ -44,11 +45,17 @@ class SummarizeTask:
         return messages
 
     def format_output(self, prefix: str, text: str) -> dict[str, Any]:
-        """The instruction is the prefix plus the continuation, cut at a code fence; empty -> null."""
-        body = text.split("```")[0].rstrip()
-        instruction = (prefix + body).strip()
-        usable = bool(body.strip())
-        return {"instruction": instruction if usable else None, "raw": text}
+        """The instruction is the prefix plus the continuation, cleaned (``core/instructions.py``).
+
+        A rejected or empty candidate keeps its row: ``instruction`` null, ``rejected`` the
+        reason, ``raw`` the reply as generated (without the prefix).
+        """
+        body = text.split("```")[0]
+        if not body.strip():
+            return {"instruction": None, "raw": text, "rejected": "empty", "rule": None, "edits": []}
+        cleaned = clean_instruction(prefix + body)
+        return {"instruction": cleaned.text, "raw": text, "rejected": cleaned.reason, "rule": cleaned.rule,
+                "edits": list(cleaned.edits)}
 
 
 @dataclass(frozen=True)

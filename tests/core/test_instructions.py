@@ -1,0 +1,157 @@
+"""Cleaning of generated instructions (``core/instructions.py``), on replies the embedded model wrote
+in ``make demo`` and agents runs, and on good instructions that must pass through unchanged."""
+
+from __future__ import annotations
+
+import pytest
+
+from xinstruct.core.instructions import REJECT_REASONS, clean_instruction, rules
+
+
+def test_text_restated_after_a_heading_keeps_the_first_copy() -> None:
+    text = (
+        "Write a Python function that checks whether a given string is a palindrome, ignoring case. "
+        "**Created Question**: Implement a Python function `is_palindrome` that checks whether a given "
+        "string is a palindrome, ignoring case."
+    )
+    out = clean_instruction(text)
+    assert out.text == "Write a Python function that checks whether a given string is a palindrome, ignoring case."
+    assert out.reason is None and "restatement" in out.edits
+    on_its_own_line = text.replace(" **Created Question**: ", "\n\n**Created Question**:\n")
+    assert clean_instruction(on_its_own_line).text == out.text
+
+
+def test_a_label_after_an_announcement_is_part_of_the_task() -> None:
+    out = clean_instruction(
+        "Write a Python program to solve the following problem:\n\n**Problem:** Given an array of integers, "
+        "return the indices of the two numbers that add up to a target."
+    )
+    assert out.text == (
+        "Write a Python program to solve the following problem:\n\nGiven an array of integers, return the "
+        "indices of the two numbers that add up to a target."
+    )
+    assert out.edits == ("label",)
+
+
+def test_a_leading_label_is_dropped() -> None:
+    assert clean_instruction("### Instruction\nWrite a Go program that prints the first n primes.").text == (
+        "Write a Go program that prints the first n primes."
+    )
+    assert clean_instruction("**Problem:** Write a function `fib(n)` returning the n-th Fibonacci number.").text == (
+        "Write a function `fib(n)` returning the n-th Fibonacci number."
+    )
+    assert clean_instruction("Task: Write `add(a, b)` returning the sum.\n```python\nx\n```").text == (
+        "Write `add(a, b)` returning the sum."
+    )
+
+
+def test_talk_about_the_original_snippet_is_rejected() -> None:
+    text = (
+        "Write a Python function `flatten_list` that takes a nested list and returns a flat list, similar to "
+        "the `flatten` function described in the original code snippet.\n\nHere's how you can implement this:"
+    )
+    out = clean_instruction(text)
+    assert out.text is None and out.reason == "refers_to_prompt"
+    assert "answer_intro" in out.edits  # the trailer was cut first; the reference is in the task itself
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Write a C++ function that does the same as the code above.",
+        "Rewrite the given snippet in Java so that it uses streams.",
+        "Create a Python class like the provided code, but thread-safe.",
+        "Write a Python function that behaves as shown above for negative inputs.",
+        "Implement a Python function with the behaviour described in the original function.",
+        "Explain this code and write a Python version that uses recursion instead.",
+        "Write a Python program that improves the existing implementation of the bubble sort.",
+    ],
+)
+def test_references_to_the_prompt_are_rejected(text: str) -> None:
+    assert clean_instruction(text).reason == "refers_to_prompt"
+
+
+def test_a_numbered_list_of_tasks_is_rejected() -> None:
+    text = (
+        "1 - Reverse an Integer\nTask: 2 - Implement a function to handle negative numbers\n"
+        "Task: 3 - Add a check for overflow\nTask: 4 - Write unit tests for the function\n"
+        "Task: 5 - Improve the C++ task by making it more concise and adhere to PEP 8 standards"
+    )
+    out = clean_instruction(text)
+    assert out.text is None and out.reason == "task_list" and out.rule == "list_from_the_start"
+    examples = "1. (Python) Write `f(x)` returning x squared.\n2. (Java) Write `g(s)` reversing a string."
+    assert clean_instruction(examples).reason == "task_list"
+    second = "Write a function `area(r)` returning the area of a circle.\n\nTask 2: Write `perimeter(r)` too."
+    assert clean_instruction(second).rule == "numbered_task"
+
+
+def test_the_solution_trailer_is_cut() -> None:
+    out = clean_instruction("Write a function that returns the maximum of three numbers.\n\nSolution: Write the solution in Python.")
+    assert out.text == "Write a function that returns the maximum of three numbers."
+    assert out.edits == ("answer_heading",)
+
+
+@pytest.mark.parametrize(
+    ("tail", "rule"),
+    [
+        ("\n\nHere is the code:", "answer_intro"),
+        (" Here's a Python implementation of the function:", "answer_intro"),
+        ("\nAnswer:", "answer_heading"),
+        (" Let me know if you need anything else!", "closing_chatter"),
+        ("\n\nI hope this helps.", "closing_chatter"),
+        (" Write the solution in Python.", "restated_language"),
+    ],
+)
+def test_trailers_and_chatter_are_cut(tail: str, rule: str) -> None:
+    task = "Write a Python function `mean(xs)` that returns the average of a list of numbers."
+    out = clean_instruction(task + tail)
+    assert out.text == task and out.edits == (rule,)
+
+
+def test_a_repeated_paragraph_is_kept_once() -> None:
+    para = "Write a Rust function that counts the vowels in a string and returns the count."
+    out = clean_instruction(f"{para}\n\n{para}")
+    assert out.text == para and out.edits == ("repeat",)
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [("", "empty"), ("   \n", "empty"), ("```python\nx = 1\n```", "empty"), ("ok", "too_short"),
+     ("Reverse an Integer", "too_short"), ("Write a Python function.", "too_short"), ("Task:", "empty")],
+)
+def test_empty_and_too_short(text: str, reason: str) -> None:
+    out = clean_instruction(text)
+    assert out.text is None and out.reason == reason and reason in REJECT_REASONS
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Write a Python function that, given a list of integers, returns the given list sorted in place.",
+        "Write a Python function `top_k(xs, k)` that returns the k largest elements. The code should handle "
+        "an empty list and k larger than the list.",
+        "Create a JavaScript function that:\n1. validates the input array\n2. returns the sum of its elements\n\n"
+        "Example: sum([1, 2]) returns 3.",
+        "Implement a Java class `Stack` with push, pop and peek.\n\nInput: a sequence of operations.\n"
+        "Output: the values popped, in order.\nNote: pop on an empty stack throws.",
+        "Write a Bash script that prints the given file's lines in reverse order.",
+        "Design a C++ program that reads the given numbers from stdin and prints their median.",
+        "Write a Python snippet that prints the current date in ISO format.",
+        "Write `f(x)` that returns x.",
+        "Write a Go function that parses a problem description string of the form `name: value` and returns "
+        "a map.",
+    ],
+)
+def test_good_instructions_pass_unchanged(text: str) -> None:
+    out = clean_instruction(text)
+    assert out.text == text and out.reason is None and out.edits == ()
+
+
+def test_a_list_number_in_front_of_one_task_is_dropped() -> None:
+    assert clean_instruction("3. (Python) Write `f(x)` that returns x.").text == "Write `f(x)` that returns x."
+
+
+def test_every_rule_says_why() -> None:
+    names = [r.name for r in rules()]
+    assert len(names) == len(set(names))
+    assert all(len(r.why) > 40 for r in rules())

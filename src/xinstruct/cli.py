@@ -20,6 +20,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "agents": ("xinstruct.agents.cli:agents", "multi-agent multilingual instruction generation (xCoder)"),
     "eval": ("xinstruct.eval.cli:eval_command", "pass@k on HumanEval(+), MBPP+, MultiPL-E, mxeval, HumanEval-X"),
     "train": ("xinstruct.train.cli:train", "SFT (two-stage curriculum) and DPO fine-tuning"),
+    "experiment": ("xinstruct.experiment.cli:experiment", "data -> train arms -> export -> eval -> comparison table"),
 }
 
 

@@ -79,7 +79,7 @@ def dpo_command(pairs: tuple[str, ...], out: str, config_file: str | None, overw
 def export_command(run: str, merged_dir: str | None, gguf_file: str | None, converter: str | None,
                    gguf_route: str, dtype: str, quantize: str, base_only: bool, stage: str | None) -> None:
     """Merge RUN's adapter into its base model (a standalone HF dir) and optionally write a GGUF."""
-    from xinstruct.train.export import export_gguf, merge_run, quantize_gguf
+    from xinstruct.train.export import export_quantized, merge_run
 
     if base_only and stage:
         raise click.UsageError("--base-only exports no trained weights; it does not go with --stage")
@@ -89,11 +89,6 @@ def export_command(run: str, merged_dir: str | None, gguf_file: str | None, conv
     _log(f"merged model: {merged}")
     click.echo(str(merged))
     if gguf_file:
-        dest = Path(gguf_file)
-        f16 = dest if quantize == "f16" else dest.with_name(f"{dest.stem}.f16.gguf")
-        path, route = export_gguf(merged, f16, converter=converter, route=gguf_route)
-        if quantize != "f16":
-            path = quantize_gguf(f16, dest, quantize)
-            f16.unlink()
-        _log(f"GGUF: {path} ({route}{'' if quantize == 'f16' else ', quantized to ' + quantize})")
+        path, route = export_quantized(merged, gguf_file, quantize, converter=converter, route=gguf_route)
+        _log(f"GGUF: {path} ({route})")
         click.echo(str(path))

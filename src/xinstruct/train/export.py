@@ -77,6 +77,18 @@ def merge_run(run: str | Path, dest: str | Path, dtype: str = "float32", *, base
         from peft import PeftModel
 
         model = PeftModel.from_pretrained(load_model(ref, dtype), str(artifact)).merge_and_unload()
+    return _save_merged(model, ref, dest)
+
+
+def merge_base(base: str | Path | None, dest: str | Path, dtype: str = "float32") -> Path:
+    """The untrained base written exactly as ``merge_run`` writes a trained model (the before/after
+    control), without needing a training run to name it."""
+    ref = resolve_model(str(base) if base is not None else None)
+    return _save_merged(load_model(ref, dtype), ref, Path(dest))
+
+
+def _save_merged(model: Any, ref: ModelRef, dest: Path) -> Path:
+    """Model and the base's tokenizer into ``dest`` atomically; a GGUF base is noted for the built-in writer."""
     tokenizer = load_tokenizer(ref)
     tmp = dest.with_name(dest.name + ".tmp")
     if tmp.exists():
@@ -141,6 +153,20 @@ def quantize_gguf(src: str | Path, dest: str | Path, qtype: str, threads: int | 
         raise XInstructError(f"{src}: llama.cpp could not quantize to {qtype} (code {rc})")
     tmp.replace(dest)
     return dest
+
+
+def export_quantized(merged: str | Path, dest: str | Path, quantize: str = "f16", *,
+                     converter: str | Path | None = None, route: str = "auto") -> tuple[Path, str]:
+    """``merged`` as a GGUF of type ``quantize``: F16 first, then llama.cpp's quantizer (F16 kept only
+    when it is the type asked for). Returns the file and the route used."""
+    dest = Path(dest)
+    f16 = dest if quantize == "f16" else dest.with_name(f"{dest.stem}.f16.gguf")
+    path, used = export_gguf(merged, f16, converter=converter, route=route)
+    if quantize != "f16":
+        path = quantize_gguf(f16, dest, quantize)
+        f16.unlink()
+        used += f", quantized to {quantize}"
+    return path, used
 
 
 def _recorded_base(merged: Path) -> Path | None:

@@ -1,0 +1,352 @@
+"""The InverseCoder loop as one resumable run: data -> train each arm -> export -> evaluate -> compare.
+
+Every phase writes one output under the experiment directory and is recorded in ``phases.json``
+with a fingerprint of the settings it depends on, its upstream phases' fingerprints included. A
+rerun skips a phase whose recorded fingerprint matches and whose output exists; a changed setting
+changes the fingerprints of that phase and of what depends on it, and only those are redone. A
+phase interrupted half-way is resumed by the stage itself (Inverse-Instruct shards and call
+cache, training checkpoints, evaluation shards). The report is rebuilt from the outputs each time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from xinstruct.core.config import config_to_dict, output_fingerprint
+from xinstruct.core.errors import InputError
+from xinstruct.core.runs import atomic_write_json, atomic_write_text
+from xinstruct.eval.benchmarks import Task, load_tasks, parse_benchmark, select_tasks
+from xinstruct.experiment.config import BASE_ARM, DATA_CHOICES, ExperimentConfig
+from xinstruct.experiment.report import build_report, render_markdown, slug
+from xinstruct.readers import ReaderConfig
+
+Log = Callable[[str], None]
+STATE = "phases.json"
+
+
+def fingerprint(settings: dict[str, Any]) -> str:
+    """A short, stable hash of a phase's settings (upstream fingerprints included)."""
+    text = json.dumps(settings, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+class PhaseLog:
+    """``phases.json``: for each phase the fingerprint it ran with, whether it finished, and its wall time."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.state: dict[str, dict[str, Any]] = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+
+    def _save(self) -> None:
+        atomic_write_json(self.path, self.state)
+
+    def finished(self, name: str, fp: str, output: Path) -> bool:
+        entry = self.state.get(name)
+        return bool(entry and entry["fingerprint"] == fp and entry.get("finished") and output.exists())
+
+    def resumable(self, name: str, fp: str) -> bool:
+        """A start with the same settings that did not finish: its stage resumes what it wrote."""
+        entry = self.state.get(name)
+        return bool(entry and entry["fingerprint"] == fp)
+
+    def start(self, name: str, fp: str) -> None:
+        self.state[name] = {"fingerprint": fp, "finished": False}
+        self._save()
+
+    def finish(self, name: str, fp: str, seconds: float) -> None:
+        self.state[name] = {"fingerprint": fp, "finished": True, "seconds": round(seconds, 2)}
+        self._save()
+
+
+@dataclass
+class PhaseResult:
+    name: str
+    status: str
+    """``ran`` in this invocation, or ``reused`` from an earlier one."""
+    seconds: float
+    """Wall time of the invocation that did the work."""
+    fingerprint: str
+
+
+@dataclass
+class Model:
+    """One evaluated model: an arm's export or the base's."""
+
+    arm: str
+    merged: Path
+    evaluated: Path
+    """What the evaluation backend loads: the GGUF file, or the merged directory."""
+    export_fp: str = ""
+    scorer: Any = None
+    backend: Any = None
+
+
+@dataclass
+class Experiment:
+    cfg: ExperimentConfig
+    out: Path
+    log: Log = print
+    console: Any = None
+    """Handed to the stages that draw progress bars (inverse, eval); None lets them make their own."""
+    on_phase: Callable[[PhaseResult], None] | None = None
+    """Called after each phase (the resume test interrupts the run from here)."""
+    phases: list[PhaseResult] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.out.mkdir(parents=True, exist_ok=True)
+        self.state = PhaseLog(self.out / STATE)
+        self.arms = self.cfg.arm_configs()
+
+    # -- phase machinery ---------------------------------------------------------------------------
+
+    def phase(self, name: str, settings: dict[str, Any], output: Path, work: Callable[[], Any],
+              clear: Path | None = None) -> str:
+        """Run ``work`` unless it finished before with these settings; returns the phase's fingerprint.
+
+        When the settings differ from those the phase last started with, ``clear`` (default: the
+        output) is removed first, so nothing made with the old settings is resumed.
+        """
+        fp = fingerprint(settings)
+        if self.state.finished(name, fp, output):
+            result = PhaseResult(name, "reused", self.state.state[name].get("seconds", 0.0), fp)
+            self.log(f"{name}: done before ({result.seconds:.0f} s)")
+        else:
+            stale = clear or output
+            if not self.state.resumable(name, fp) and stale.exists():
+                self.log(f"{name}: settings changed, starting it afresh")
+                shutil.rmtree(stale) if stale.is_dir() else stale.unlink()
+            self.state.start(name, fp)
+            self.log(f"{name}: running")
+            started = time.perf_counter()
+            work()
+            seconds = time.perf_counter() - started
+            self.state.finish(name, fp, seconds)
+            result = PhaseResult(name, "ran", round(seconds, 2), fp)
+            self.log(f"{name}: finished in {seconds:.0f} s")
+        self.phases.append(result)
+        if self.on_phase is not None:
+            self.on_phase(result)
+        return fp
+
+    # -- the loop ----------------------------------------------------------------------------------
+
+    def run(self) -> dict[str, Any]:
+        cfg = self.cfg
+        tasks = {b: self._tasks(b) for b in cfg.benchmarks}
+        data = self._data_phases()
+        trained = {name: self._train(name, *data[name]) for name, arm in self.arms.items() if arm.weights_of is None}
+        models = [self._export_base()]
+        for name, arm in self.arms.items():
+            source = arm.weights_of or name
+            models.append(self._export_arm(name, source, trained[source], arm.stage))
+        for model in models:
+            with self._closing(model):
+                for bench in cfg.benchmarks:
+                    self._eval(model, bench)
+                if cfg.nll:
+                    for bench, ts in tasks.items():
+                        if any(t.canonical for t in ts):
+                            self._nll(model, bench, ts)
+        report = build_report(self.out, cfg, [m.arm for m in models], self.phases)
+        atomic_write_json(self.out / "report.json", report)
+        atomic_write_text(self.out / "report.md", render_markdown(report))
+        return report
+
+    def _tasks(self, benchmark: str) -> list[Task]:
+        data = self.cfg.eval.get("data")
+        return select_tasks(load_tasks(parse_benchmark(benchmark), Path(data) if data else None),
+                            limit=self.cfg.benchmark_limits.get(benchmark))
+
+    def _decontaminate(self) -> list[str]:
+        return list(self.cfg.benchmarks) if self.cfg.decontaminate else []
+
+    def _data_phases(self) -> dict[str, tuple[Path, str]]:
+        """Training file and its fingerprint per training arm; arms with the same generation settings share one run."""
+        from xinstruct.train.data import file_digest
+
+        cfg = self.cfg
+        out: dict[str, tuple[Path, str]] = {}
+        for name, arm in self.arms.items():
+            given = cfg.data if arm.data in DATA_CHOICES else arm.data
+            if arm.weights_of is None and given is not None:
+                out[name] = (Path(given), fingerprint({"data": file_digest(Path(given))}))
+        if cfg.data is not None or all(arm.weights_of or name in out for name, arm in self.arms.items()):
+            return out
+        from xinstruct.models.registry import resolve_model
+
+        generator = cfg.generator_config()
+        if "backend" not in cfg.generator and generator.model and Path(generator.model).is_dir():
+            generator.backend = "transformers"  # a Hugging Face directory: llama.cpp cannot load it
+        model = resolve_model(generator.model)
+        reader = ReaderConfig(decontaminate=self._decontaminate())
+        corpus = Path(cfg.corpus or "")
+        runs: dict[str, tuple[Path, str]] = {}
+        for name, arm in self.arms.items():
+            if arm.weights_of is not None or name in out:
+                continue
+            inverse = cfg.inverse_config(name)
+            # limit is no part of the inverse run's own fingerprint (a larger one resumes that run)
+            settings = {"corpus": file_digest(corpus), "inverse": output_fingerprint(inverse, reader),
+                        "limit": inverse.limit,
+                        "generator": {**output_fingerprint(generator), "model": model.sha256}}
+            key = fingerprint(settings)
+            if key not in runs:
+                phase = "data" if not arm.inverse else f"data-{name}"
+                run_dir = self.out / "data" / phase
+                fp = self.phase(phase, settings, run_dir / "train_two_stage.jsonl",
+                                lambda d=run_dir, i=inverse: self._generate(corpus, d, i, generator, reader))
+                runs[key] = (run_dir / "train_two_stage.jsonl", fp)
+            out[name] = runs[key]
+        return out
+
+    def _generate(self, corpus: Path, run_dir: Path, inverse: Any, generator: Any, reader: ReaderConfig) -> None:
+        from xinstruct.inverse.pipeline import run_inverse
+
+        inverse.overwrite = True  # a changed setting reaching here means the phase starts afresh
+        summary = run_inverse(corpus, run_dir, inverse, generator, reader, console=self.console)
+        if not summary["files"].get("two_stage", {}).get("rows"):
+            raise InputError("Inverse-Instruct produced no training rows", str(corpus))
+
+    def _train(self, name: str, data_file: Path, data_fp: str) -> str:
+        arm = self.arms[name]
+        train = self.cfg.train_config(name)
+        if self.cfg.decontaminate and not train.decontaminate:
+            train.decontaminate = self._decontaminate()
+        arm_dir = self.out / "arms" / name
+        settings = {"data": data_fp, "select": arm.data, "train": output_fingerprint(train), "base": self._base_sha()}
+
+        def work() -> None:
+            from xinstruct.train.sft import run_sft
+
+            rows = select_rows(data_file, arm.data)
+            arm_dir.mkdir(parents=True, exist_ok=True)
+            rows_file = arm_dir / "rows.jsonl"
+            atomic_write_text(rows_file, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+            run_sft([rows_file], arm_dir / "sft", train, overwrite=True, log=self.log)
+
+        return self.phase(f"train-{name}", settings, arm_dir / "sft", work)
+
+    def _export_settings(self) -> dict[str, Any]:
+        return {"export": self.cfg.export, "quantize": self.cfg.quantize if self.cfg.export == "gguf" else None}
+
+    def _base_sha(self) -> str:
+        from xinstruct.models.registry import resolve_model
+
+        return resolve_model(self.cfg.base).sha256
+
+    def _export_base(self) -> Model:
+        model = self._model(BASE_ARM)
+        settings = {"base": self._base_sha(), **self._export_settings()}
+
+        def work() -> None:
+            from xinstruct.train.export import merge_base
+
+            merge_base(self.cfg.base, model.merged)
+            self._gguf(model)
+
+        model.export_fp = self.phase(f"export-{BASE_ARM}", settings, model.evaluated, work)
+        return model
+
+    def _export_arm(self, name: str, source: str, train_fp: str, stage: str | None) -> Model:
+        model = self._model(name)
+        settings = {"train": train_fp, "stage": stage, **self._export_settings()}
+
+        def work() -> None:
+            from xinstruct.train.export import merge_run
+
+            merge_run(self.out / "arms" / source / "sft", model.merged, stage=stage)
+            self._gguf(model)
+
+        model.export_fp = self.phase(f"export-{name}", settings, model.evaluated, work)
+        return model
+
+    def _model(self, arm: str) -> Model:
+        arm_dir = self.out / "arms" / arm
+        merged = arm_dir / "merged"
+        evaluated = arm_dir / f"model-{self.cfg.quantize}.gguf" if self.cfg.export == "gguf" else merged
+        return Model(arm, merged, evaluated)
+
+    def _gguf(self, model: Model) -> None:
+        if self.cfg.export == "gguf":
+            from xinstruct.train.export import export_quantized
+
+            path, route = export_quantized(model.merged, model.evaluated, self.cfg.quantize)
+            self.log(f"{model.arm}: {path} ({route})")
+
+    @contextmanager
+    def _closing(self, model: Model) -> Iterator[None]:
+        """Each model's backend and scorer are loaded at most once and released before the next model's."""
+        try:
+            yield
+        finally:
+            if model.backend is not None:
+                model.backend.close()
+            model.backend = model.scorer = None
+
+    def _eval(self, model: Model, benchmark: str) -> None:
+        cfg = self.cfg
+        eval_cfg = cfg.eval_config(benchmark)
+        backend_cfg = cfg.backend_config(str(model.evaluated))
+        settings = {"model": model.export_fp, "benchmark": benchmark, "limit": eval_cfg.limit,
+                    "eval": output_fingerprint(eval_cfg, backend_cfg)}
+        out = self.out / "arms" / model.arm / "eval" / slug(benchmark)
+
+        def work() -> None:
+            from xinstruct.eval.cli import run_eval
+            from xinstruct.llm.factory import make_backend
+
+            if model.backend is None:
+                model.backend = make_backend(backend_cfg)
+            run_eval(eval_cfg, backend_cfg, out, overwrite=True, backend=model.backend, console=self.console)
+
+        # the exported model keeps its path when it changes: its old evaluation must go, not be resumed
+        self.phase(f"eval-{model.arm}-{slug(benchmark)}", settings, out / "summary.json", work, clear=out)
+
+    def _nll(self, model: Model, benchmark: str, tasks: list[Task]) -> None:
+        style = self.cfg.eval_config(benchmark).prompt_style
+        out = self.out / "arms" / model.arm / "nll" / f"{slug(benchmark)}.json"
+        settings = {"model": model.export_fp, "benchmark": benchmark, "tasks": [t.task_id for t in tasks],
+                    "prompt_style": style}
+
+        def work() -> None:
+            from xinstruct.experiment.nll import NllScorer
+
+            if model.scorer is None:
+                model.scorer = NllScorer(model.merged, threads=self.cfg.train.get("threads"))
+            out.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write_json(out, {"benchmark": benchmark, "prompt_style": style,
+                                    "tasks": model.scorer.score_tasks(tasks, style)})
+
+        self.phase(f"nll-{model.arm}-{slug(benchmark)}", settings, out, work)
+
+
+def select_rows(path: Path, which: str) -> list[dict[str, Any]]:
+    """An arm's training rows: all of a two-stage file, its generated (stage 1) or original (stage 2) rows,
+    or every row of a file the arm names instead."""
+    from xinstruct.train.data import read_rows
+
+    rows = [row for _, row in read_rows(path)]
+    wanted = {"generated": 1, "original": 2}.get(which)
+    if wanted is not None:
+        rows = [r for r in rows if r.get("stage") == wanted]
+    if not rows:
+        raise InputError(f"no {which} rows to train on", str(path))
+    return rows
+
+
+def run_experiment(cfg: ExperimentConfig, out: str | Path, *, log: Log = print, console: Any = None,
+                   on_phase: Callable[[PhaseResult], None] | None = None) -> dict[str, Any]:
+    """Run (or resume) the experiment into ``out``; returns the report also written to ``out/report.json``."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(out / "config.json", config_to_dict(cfg))
+    return Experiment(cfg, out, log=log, console=console, on_phase=on_phase).run()
+

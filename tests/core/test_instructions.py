@@ -100,6 +100,10 @@ def test_the_solution_trailer_is_cut() -> None:
         (" Let me know if you need anything else!", "closing_chatter"),
         ("\n\nI hope this helps.", "closing_chatter"),
         (" Write the solution in Python.", "restated_language"),
+        ("\n\nHere's an example of how you can implement this:", "answer_intro"),
+        ("\n\nTo implement this function, you can follow these steps:\n\n1. Convert all characters to lowercase.\n"
+         "2. Compare the string with its reverse.", "answer_intro"),
+        ("\n\n**Created Answer**:", "answer_heading"),
     ],
 )
 def test_trailers_and_chatter_are_cut(tail: str, rule: str) -> None:

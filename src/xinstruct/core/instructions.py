@@ -93,18 +93,19 @@ one costs a training row."""
 TRAILER_RULES = (
     _rule(
         "answer_heading",
-        rf"^[ \t]*(?:#{{1,6}}[ \t]*)?{_MARK}(?:solution|answer|response|code|your\s+code)"
+        rf"^[ \t]*(?:#{{1,6}}[ \t]*)?{_MARK}(?:(?:created|generated|final|example|sample|your)\s+)?(?:solution|answer|response|code)"
         rf"(?:[ \t]+\d+)?{_MARK}[ \t]*:?{_MARK}[ \t]*(?:\n|$|(?<=:).*)",
         "\"Solution: Write the solution in Python.\" or \"Answer:\" opens the answer (or a restated "
         "request for it); the task has ended before it.",
     ),
     _rule(
         "answer_intro",
-        r"(?:^|(?<=[.!?:])[ \t]+)(?:(?:here|below)(?:'s|’s|\s+is|\s+are)\s+(?:how\b|(?:a|an|the|my|one|some)\s+"
+        r"(?:^|(?<=[.!?:])[ \t]+)(?:(?:here|below)(?:'s|’s|\s+is|\s+are)\s+(?:(?:an?\s+example\s+of\s+)?how\b|(?:a|an|the|my|one|some)\s+"
         r"(?:[\w+#.-]+\s+){0,3}?(?:code|solution|implementation|program|script|function(?!\s+signature)|class|"
         r"example\s+(?:of\s+)?(?:code|implementation|solution|usage))\b)"
         r"|(?:to\s+(?:solve|implement|do)\s+this|you\s+(?:can|could)\s+(?:use|implement|solve|write|achieve))\b[^.\n]*:[ \t]*$)",
-        "\"Here's how you can implement this:\", \"Here is the code:\", \"To solve this, you can use:\" "
+        "\"Here's how you can implement this:\", \"Here's an example of how ...\", \"Here is the code:\", \"To "
+        "implement this function, you can follow these steps:\" (the steps are the answer's outline) "
         "introduce an answer that the stop at the code fence cut off; they are not part of the task.",
     ),
     _rule(

@@ -8,6 +8,7 @@ resumed run rebuild exactly the memories of an uninterrupted one.
 from __future__ import annotations
 
 from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,6 +30,7 @@ from xinstruct.agents.tasks import (
 from xinstruct.agents.verify import run_tests, verify
 from xinstruct.core.records import Record
 from xinstruct.core.seeds import derive_seed
+from xinstruct.llm.base import Completion
 from xinstruct.sandbox import Limits, Sandbox
 from xinstruct.sandbox.capture import Capture, checks_from_outputs, run_capture, supported
 
@@ -158,24 +160,32 @@ def verify_by_agreement(team: Team, agent: Agent, sample: dict[str, Any]) -> Non
     cfg, lang = team.cfg, agent.language
     sample["tests_verdict"], sample["model_tests"] = sample["verdict"], sample["tests"]
     values = {**profile_vars(agent.profile), "instruction": sample["instruction"]}
-    solutions: list[str | None] = [sample["solution"]]
-    if cfg.solutions > 1:
-        task = CodeTask("solution", agent.profile)
-        replies = team.caller.completions(
-            task.format_input(values), keys=(sample["id"], "solutions"), max_tokens=cfg.solution_tokens,
-            temperature=cfg.temperature, n=cfg.solutions - 1,
-        )
-        sample["raw"]["solutions"] = [r.text for r in replies]
-        solutions += [task.format_output(r.text, finish_reason=r.finish_reason)["solution"] for r in replies]
+    task, calls_task = CodeTask("solution", agent.profile), CallsTask(agent.profile)
     name = main_function(str(sample["solution"]), str(sample["instruction"]), lang)
-    calls: list[str] = []
-    if name and supported(lang):
-        calls_task = CallsTask(agent.profile)
-        row = {**values, "solution": sample["solution"], "name": name, "count": cfg.calls}
-        text = team.caller.complete(calls_task.format_input(row), keys=(sample["id"], "calls"),
+    row = {**values, "solution": sample["solution"], "name": name, "count": cfg.calls}
+
+    def more_solutions() -> list[Completion]:
+        if cfg.solutions == 1:
+            return []
+        return team.caller.completions(task.format_input(values), keys=(sample["id"], "solutions"),
+                                       max_tokens=cfg.solution_tokens, temperature=cfg.temperature,
+                                       n=cfg.solutions - 1)
+
+    def write_calls() -> str | None:
+        if not (name and supported(lang)):
+            return None
+        return team.caller.complete(calls_task.format_input(row), keys=(sample["id"], "calls"),
                                     max_tokens=cfg.tests_tokens, temperature=cfg.temperature)[0]
-        sample["raw"]["calls"] = text
-        calls = calls_task.format_output(text, row)["calls"] or []
+
+    # independent requests: sent from two threads they decode in the same batch
+    with ThreadPoolExecutor(2) as pool:
+        replies_future, calls_future = pool.submit(more_solutions), pool.submit(write_calls)
+        replies, calls_text = replies_future.result(), calls_future.result()
+    sample["raw"]["solutions"] = [r.text for r in replies]
+    solutions: list[str | None] = [sample["solution"]]
+    solutions += [task.format_output(r.text, finish_reason=r.finish_reason)["solution"] for r in replies]
+    sample["raw"]["calls"] = calls_text
+    calls: list[str] = (calls_task.format_output(calls_text, row)["calls"] or []) if calls_text is not None else []
     present = [k for k, s in enumerate(solutions) if s]
     captures = [Capture([None] * len(calls), "no_solution") for _ in solutions]
     tests_verdicts: list[str | None] = [None] * len(solutions)

@@ -46,6 +46,8 @@ def test_shipped_config_validates() -> None:
     ({"contrasts": ["A-Z"]}, "contrast 'A-Z'"),
     ({"benchmarks": ["humaneval++"]}, "unknown benchmark"),
     ({"eval": {"limit": 3}}, "set by the experiment"),
+    ({"arms": {"A": {"train": {"base": "other.gguf"}}}}, "set by the experiment"),
+    ({"benchmark_limits": {"humaneval+": "all"}}, "whole numbers"),
     ({"data": "x.jsonl"}, "not both"),
     ({"arms": {"base": {}}}, "not 'base'"),
 ])

@@ -26,6 +26,7 @@ _NAME = re.compile(r"^[A-Za-z0-9_]+$")
 # set by the experiment itself: one benchmark per eval phase, one output directory per phase
 _EVAL_OWN = {"benchmark", "limit", "tasks", "task_regex", "cache"}
 _BACKEND_OWN = {"model", "backend"}
+_TRAIN_OWN = {"base"}  # every arm and the evaluated base start from the experiment's `base`
 
 
 @dataclass
@@ -94,17 +95,19 @@ class ExperimentConfig:
             raise ConfigError("name at least one benchmark")
         for b in [*self.benchmarks, *self.benchmark_limits]:
             parse_benchmark(b)
-        if any(int(n) < 1 for n in self.benchmark_limits.values()):
-            raise ConfigError("benchmark_limits must be >= 1")
-        for section, own in (("eval", _EVAL_OWN), ("eval_backend", _BACKEND_OWN)):
+        if any(not isinstance(n, int) or n < 1 for n in self.benchmark_limits.values()):
+            raise ConfigError("benchmark_limits must be whole numbers >= 1")
+        for section, own in (("eval", _EVAL_OWN), ("eval_backend", _BACKEND_OWN), ("train", _TRAIN_OWN)):
             taken = sorted(own & set(getattr(self, section)))
             if taken:
-                raise ConfigError(f"{section}: {', '.join(taken)} are set by the experiment (use benchmarks, "
-                                  "benchmark_limits, arms)")
+                raise ConfigError(f"{section}: {', '.join(taken)} are set by the experiment (use base, "
+                                  "benchmarks, benchmark_limits)")
         arms = self.arm_configs()
         for name, arm in arms.items():
             if arm.weights_of is not None and (arm.weights_of not in arms or arms[arm.weights_of].weights_of):
                 raise ConfigError(f"arms.{name}: weights_of must name an arm that trains, got {arm.weights_of!r}")
+            if _TRAIN_OWN & set(arm.train):
+                raise ConfigError(f"arms.{name}.train: base is set by the experiment (every arm starts from `base`)")
             if self.data is not None and arm.inverse:
                 raise ConfigError(f"arms.{name}: `inverse` settings need generated data (`corpus`), not `data`")
             self.train_config(name)

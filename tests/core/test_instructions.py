@@ -104,6 +104,7 @@ def test_the_solution_trailer_is_cut() -> None:
         ("\n\nTo implement this function, you can follow these steps:\n\n1. Convert all characters to lowercase.\n"
          "2. Compare the string with its reverse.", "answer_intro"),
         ("\n\n**Created Answer**:", "answer_heading"),
+        ("\n\nFor example, given the input array:", "dangling_intro"),
     ],
 )
 def test_trailers_and_chatter_are_cut(tail: str, rule: str) -> None:

@@ -115,6 +115,13 @@ TRAILER_RULES = (
         "model would appear twice in the training message.",
     ),
     _rule(
+        "dangling_intro",
+        r"(?:^|(?<=[.!?])[ \t]+)[^.!?\n]*:[ \t]*\Z",
+        "A last sentence that ends in a colon (\"For example, given the input array:\", \"**Example "
+        "Usage**:\") announced what the stop at the code fence cut off; alone it promises something "
+        "the instruction does not have.",
+    ),
+    _rule(
         "closing_chatter",
         r"(?:^|(?<=[.!?])[ \t]+)(?:let\s+me\s+know\b|i\s+hope\s+this\b|hope\s+this\s+helps|feel\s+free\s+to\b|"
         r"happy\s+coding|good\s+luck\b|if\s+you\s+have\s+any\s+(?:further\s+)?questions|thank\s+you\b|thanks\b)",

@@ -138,3 +138,20 @@ def test_arm_rows_come_from_the_stage_column(tmp_path: Path) -> None:
     generated_only.write_text(json.dumps(rows[0]) + "\n", encoding="utf-8")
     with pytest.raises(InputError, match="no original rows"):
         select_rows(generated_only, "original")
+
+
+def test_a_second_generation_run_starts_from_the_first_ones_call_cache(tmp_path: Path) -> None:
+    from xinstruct.core.cache import CallCache
+    from xinstruct.experiment.pipeline import seed_cache
+
+    first = tmp_path / "data" / "data"
+    cache = CallCache(first / "llm-cache.sqlite")
+    cache.put("k", "generate", {"request": 1}, {"text": "cached answer"})
+    cache.close()
+    second = tmp_path / "data" / "data-A4"
+    assert seed_cache(second, [first])
+    assert seed_cache(second, [first]) is False  # never over a cache the run already has
+    copy = CallCache(second / "llm-cache.sqlite")
+    assert copy.get("k") == {"text": "cached answer"}
+    copy.close()
+    assert seed_cache(tmp_path / "data" / "other", []) is False

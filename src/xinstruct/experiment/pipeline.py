@@ -210,6 +210,7 @@ class Experiment:
     def _generate(self, corpus: Path, run_dir: Path, inverse: Any, generator: Any, reader: ReaderConfig) -> None:
         from xinstruct.inverse.pipeline import run_inverse
 
+        seed_cache(run_dir, [d for d in sorted((self.out / "data").glob("*")) if d != run_dir])
         inverse.overwrite = True  # a changed setting reaching here means the phase starts afresh
         summary = run_inverse(corpus, run_dir, inverse, generator, reader, console=self.console)
         if not summary["files"].get("two_stage", {}).get("rows"):
@@ -326,6 +327,26 @@ class Experiment:
                                     "tasks": model.scorer.score_tasks(tasks, style)})
 
         self.phase(f"nll-{model.arm}-{slug(benchmark)}", settings, out, work)
+
+
+def seed_cache(run_dir: Path, others: list[Path]) -> bool:
+    """Start a new generation run's call cache from an earlier run's, so an arm that only selects
+    differently (``select: random``) gets the same candidates and scores without generating them
+    again. Safe across models: cache keys include the backend's model identity."""
+    import sqlite3
+
+    target = run_dir / "llm-cache.sqlite"
+    source = next((d / "llm-cache.sqlite" for d in others if (d / "llm-cache.sqlite").is_file()), None)
+    if target.exists() or source is None:
+        return False
+    run_dir.mkdir(parents=True, exist_ok=True)
+    src, dst = sqlite3.connect(str(source)), sqlite3.connect(str(target))
+    try:
+        src.backup(dst)  # a consistent copy even of a WAL-mode database
+    finally:
+        src.close()
+        dst.close()
+    return True
 
 
 def select_rows(path: Path, which: str) -> list[dict[str, Any]]:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from xinstruct.core.config import option
 from xinstruct.core.errors import ConfigError
 
-SELECTIONS = ("best", "random", "topk", "threshold", "perplexity")
+SELECTIONS = ("best", "random", "topk", "threshold", "perplexity", "roundtrip")
 
 
 @dataclass
@@ -17,7 +17,12 @@ class InverseConfig:
     top_p: float = option(0.95, "nucleus sampling of the summarizer")
     repetition_penalty: float = option(1.1, "repetition penalty of the summarizer")
     max_tokens: int = option(256, "longest candidate instruction, in tokens")
-    select: str = option("best", "how to pick candidates: best score, random, top-k, score threshold, lowest perplexity", choices=SELECTIONS)
+    select: str = option(
+        "best", "how to pick candidates: best score, random, top-k, score threshold, lowest perplexity, or "
+        "roundtrip (code regenerated from each candidate agrees with the original on model-written calls in "
+        "the sandbox; ties and languages without a harness fall back to the score)", choices=SELECTIONS,
+    )
+    roundtrip_calls: int = option(6, "calls per snippet that original and regenerated code run on (--select roundtrip)")
     top_k: int = option(2, "candidates kept per snippet with --select topk")
     threshold: float = option(0.5, "minimum score with --select threshold (the best candidate at or above it is kept)")
     seed: int = option(0, "run seed; each call's seed derives from it and the record's identity")
@@ -44,6 +49,8 @@ class InverseConfig:
             raise ConfigError("top_k must be between 1 and samples")
         if self.select == "threshold" and not 0 <= self.threshold <= 1:
             raise ConfigError("threshold must be in [0, 1]")
+        if self.roundtrip_calls < 2:
+            raise ConfigError("roundtrip_calls must be >= 2")
         if self.limit is not None and self.limit < 1:
             raise ConfigError("limit must be >= 1")
         if not 0 <= self.rank < self.world_size:

@@ -38,6 +38,7 @@ def dataset_rows(result: dict[str, Any]) -> list[dict[str, Any]]:
                         "rejected": c.get("rejected"),
                         "score": c.get("score"),
                         "perplexity": c.get("perplexity"),
+                        "roundtrip": c.get("roundtrip"),
                         "prefix": c.get("prefix"),
                         "finish_reason": c.get("finish_reason"),
                     }

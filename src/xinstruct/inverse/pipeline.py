@@ -28,6 +28,7 @@ from xinstruct.eval.decontam import Decontaminator, DropContaminated
 from xinstruct.inverse.config import InverseConfig
 from xinstruct.inverse.extract import ExtractCode, ExtractSettings
 from xinstruct.inverse.output import SOURCE, dataset_rows, export, original_row
+from xinstruct.inverse.roundtrip import RoundTrip
 from xinstruct.inverse.steps import Judge, Select, Summarize
 from xinstruct.inverse.tasks import JudgeTask, SummarizeTask
 from xinstruct.inverse.templates import load_prompt
@@ -35,6 +36,7 @@ from xinstruct.llm.base import Backend
 from xinstruct.llm.cached import CachedBackend
 from xinstruct.llm.factory import BackendConfig, make_backend, resolve_backend_model
 from xinstruct.readers import ReaderConfig, read_input
+from xinstruct.sandbox import Sandbox
 
 STAGE = "inverse"
 
@@ -54,6 +56,8 @@ def _result_row(record: Record, order: int) -> dict[str, Any]:
         "provenance": record.provenance,
         "prompt_tokens": d.get("prompt_tokens", 0),
         "unselected_reason": d.get("unselected_reason"),
+        "roundtrip_calls": d.get("roundtrip_calls"),
+        "roundtrip_fallback": d.get("roundtrip_fallback"),
     }
 
 
@@ -103,6 +107,8 @@ def summarize_run(results: list[dict[str, Any]], skips: SkipLog, *, read: int, e
         "score_median": statistics.median(scores) if scores else None,
         "selected_score_mean": statistics.fmean(chosen) if chosen else None,
         "score_histogram": _score_histogram(scores),
+        "roundtrip": dict(Counter(f"fallback_pyes.{r['roundtrip_fallback']}" if r.get("roundtrip_fallback") else "scored"
+                                  for r in ok if r.get("roundtrip_fallback") or r.get("roundtrip_calls") is not None)),
         "languages": dict(Counter(r["language"] for r in ok).most_common()),
         "tokens": {
             "prompt": sum(r.get("prompt_tokens", 0) for r in ok),
@@ -135,6 +141,7 @@ def run_inverse(
     run = RunDir(out_dir, STAGE)
     summarize_prompt = load_prompt("summarize", cfg.summarize_prompt)
     judge_prompt = load_prompt("judge", cfg.judge_prompt)
+    roundtrip_prompt = load_prompt("roundtrip") if cfg.select == "roundtrip" else None
 
     skips = SkipLog()
     records = list(read_input(input_path, reader_cfg, skips))
@@ -159,7 +166,8 @@ def run_inverse(
                 "input": str(input_path)},
         fingerprint={**output_fingerprint(cfg, reader_cfg), "backend": backend_cfg.backend, "input": str(Path(input_path).resolve())},
         model=model_identity,
-        prompts={"summarize": summarize_prompt.sha256, "judge": judge_prompt.sha256},
+        prompts={"summarize": summarize_prompt.sha256, "judge": judge_prompt.sha256,
+                 **({"roundtrip": roundtrip_prompt.sha256} if roundtrip_prompt else {})},
         seed=cfg.seed,
         overwrite=cfg.overwrite,
     )
@@ -178,7 +186,9 @@ def run_inverse(
     )
     judge = Judge(llm, JudgeTask(judge_prompt))
     select = Select(cfg.select, seed=cfg.seed, top_k=cfg.top_k, threshold=cfg.threshold)
-    llm_steps = (summarize, judge)
+    llm_steps: tuple[Step, ...] = (summarize, judge)
+    if roundtrip_prompt is not None:
+        llm_steps += (RoundTrip(llm, Sandbox(), roundtrip_prompt, calls=cfg.roundtrip_calls, seed=cfg.seed),)
     drained = dict.fromkeys(llm_steps, 0)
 
     try:
@@ -193,7 +203,7 @@ def run_inverse(
                         progress.advance(task)
                     drained[step] = len(step.skips.entries)
 
-            for record in chain([summarize, judge, select], todo):
+            for record in chain([*llm_steps, select], todo):
                 write_llm_drops()
                 row = _result_row(record, order[record.id])
                 row["new"] = True

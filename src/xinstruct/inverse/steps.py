@@ -15,6 +15,7 @@ from typing import Any
 from xinstruct.core.pipeline import Step
 from xinstruct.core.records import Record
 from xinstruct.core.seeds import derive_seed
+from xinstruct.inverse.roundtrip import roundtrip_order
 from xinstruct.inverse.tasks import JudgeTask, SummarizeTask
 from xinstruct.llm.base import Backend, GenerateRequest, PromptTooLong, SamplingParams, ScoreRequest
 
@@ -151,6 +152,8 @@ class Select(Step):
             return [i for i in by_score[:1] if (cands[i].get("score") or 0.0) >= self.threshold]
         if self.method == "random":
             return [random.Random(derive_seed(self.seed, "select", record.id)).choice(usable)]
+        if self.method == "roundtrip":
+            return sorted(usable, key=lambda i: (tuple(-x for x in roundtrip_order(cands[i])), i))[:1]
         if self.method == "perplexity":
             scored = [i for i in usable if cands[i].get("perplexity") is not None]
             return sorted(scored, key=lambda i: (cands[i]["perplexity"], i))[:1]

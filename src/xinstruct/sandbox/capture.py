@@ -442,6 +442,8 @@ def run_capture(sandbox: Sandbox, language: str, programs: Sequence[str], calls:
         verdict = runs[0].verdict.value
         if verdict == "failed":  # the harness itself has no checks: a non-zero exit is a crash
             verdict = "runtime_error"
-        message = (runs[0].message or runs[0].stderr.strip().splitlines()[-1:] or [""])[0] if verdict != "passed" else ""
+        message = ""
+        if verdict != "passed":
+            message = runs[0].message or next(iter(runs[0].stderr.strip().splitlines()[-1:]), "")
         out.append(Capture(first, verdict, message[:300], unstable, sum(r.total_seconds for r in runs)))
     return out

@@ -1,0 +1,115 @@
+"""Round trip as a selector: a candidate instruction is as good as the code it makes the model
+write again. For each candidate the model writes code from the instruction alone (told the function's
+name); the original and each regenerated program run on the same model-written calls in the sandbox
+(``sandbox/capture.py``), and a candidate's ``roundtrip`` score is the share of calls on which the
+regenerated code returns what the original returns. Only for languages whose harness calls
+top-level functions; other snippets keep ``roundtrip: null`` and fall back to p(Yes) (counted).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from xinstruct.agents.tasks import defined_names
+from xinstruct.core.fences import fence, first_fenced_block
+from xinstruct.core.languages import display_name
+from xinstruct.core.pipeline import Step
+from xinstruct.core.records import Record
+from xinstruct.core.seeds import derive_seed
+from xinstruct.inverse.templates import PromptFile
+from xinstruct.llm.base import Backend, GenerateRequest, SamplingParams
+from xinstruct.sandbox import Limits, Sandbox
+from xinstruct.sandbox.capture import clean_call, run_capture
+
+LANGUAGES = ("python", "javascript", "typescript", "php", "cpp", "bash")
+"""Where the original snippet's functions are called as they are (Java/C# need a class around them)."""
+MIN_VALUES = 2
+
+
+def main_name(code: str, language: str) -> str | None:
+    """The function the snippet is about: the last one it defines (helpers come first)."""
+    names = defined_names(code, language)
+    return names[-1] if names else None
+
+
+def agreement(original: list[str | None], regenerated: list[str | None], stable: list[int]) -> float:
+    """Share of the calls with a value from the original on which the regenerated code agrees."""
+    counted = [i for i in stable if original[i] is not None and not original[i].startswith(("!", "<"))]
+    return sum(1 for i in counted if regenerated[i] == original[i]) / len(counted)
+
+
+class RoundTrip(Step):
+    """Adds ``roundtrip`` (0..1 or null) to every usable candidate and ``roundtrip_calls`` to the record."""
+
+    name = "roundtrip"
+
+    def __init__(self, backend: Backend, sandbox: Sandbox, prompt: PromptFile, *, calls: int, seed: int,
+                 max_tokens: int = 512, limits: Limits | None = None) -> None:
+        super().__init__()
+        self.backend = backend
+        self.sandbox = sandbox
+        self.prompt = prompt
+        self.calls = calls
+        self.seed = seed
+        self.max_tokens = max_tokens
+        self.limits = limits or Limits(timeout=10)
+
+    def _request(self, text: str, record: Record, key: str, temperature: float) -> GenerateRequest:
+        params = SamplingParams(max_tokens=self.max_tokens, temperature=temperature,
+                                seed=derive_seed(self.seed, "roundtrip", record.id, key))
+        return GenerateRequest(messages=({"role": "user", "content": text},), params=params)
+
+    def score(self, record: Record) -> str | None:
+        """Scores the candidates in place; the reason when the snippet cannot be round-tripped."""
+        code, language = str(record.data["code"]), str(record.data["language"])
+        name = main_name(code, language) if language in LANGUAGES else None
+        if name is None:
+            return "language" if language not in LANGUAGES else "no_function"
+        display = display_name(language)
+        cands = record.data["candidates"]
+        usable = [i for i, c in enumerate(cands) if c.get("instruction")]
+        values = {"display": display, "name": name, "count": self.calls, "fenced_code": fence(code, language)}
+        requests = [self._request(self.prompt.data["calls"].format(**values), record, "calls", 0.7)]
+        requests += [self._request(self.prompt.data["user"].format(instruction=cands[i]["instruction"], **values),
+                                   record, f"code{i}", 0.0) for i in usable]
+        texts = {i: r.completions[0].text for i, r in self.backend.generate(requests)}
+        calls: list[str] = []
+        for line in texts[0].replace("```", "\n").splitlines():
+            call = clean_call(line, language, name)
+            if call is not None and call not in calls:
+                calls.append(call)
+        calls = calls[: self.calls]
+        record.data["roundtrip_calls"] = calls
+        if len(calls) < MIN_VALUES:
+            return "no_calls"
+        programs = [code]
+        for j in range(len(usable)):
+            block = first_fenced_block(texts[j + 1])
+            programs.append(block.code if block else texts[j + 1])
+        caps = run_capture(self.sandbox, language, programs, calls, self.limits)
+        unstable = {i for c in caps for i in (c.unstable or [])}
+        stable = [i for i in range(len(calls)) if i not in unstable]
+        values_given = [i for i in stable if caps[0].outputs[i] is not None and not caps[0].outputs[i].startswith(("!", "<"))]
+        if len(values_given) < MIN_VALUES:
+            record.data["roundtrip_original"] = caps[0].to_dict()  # why: its verdict and message
+            return "original_gives_no_values"
+        for j, i in enumerate(usable):
+            cands[i]["roundtrip"] = round(agreement(caps[0].outputs, caps[j + 1].outputs, stable), 4)
+            cands[i]["roundtrip_code"] = programs[j + 1]
+        return None
+
+    def run(self, records: Iterable[Record], rank: int = 0, world_size: int = 1) -> Iterator[Record]:
+        for record in records:
+            reason = self.score(record)
+            if reason is not None:
+                self.stats[f"fallback_pyes.{reason}"] += 1
+                record.data["roundtrip_fallback"] = reason
+            else:
+                self.stats["scored"] += 1
+            yield record
+
+
+def roundtrip_order(candidate: dict[str, Any]) -> tuple[float, float]:
+    """Sort key (descending) of ``--select roundtrip``: round-trip agreement, then p(Yes)."""
+    return (candidate.get("roundtrip") or 0.0, candidate.get("score") or 0.0)

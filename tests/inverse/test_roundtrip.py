@@ -1,0 +1,98 @@
+"""The round-trip selector: candidates scored by how well the code regenerated from them agrees
+with the original on the same calls (scripted backend, real sandbox)."""
+
+from __future__ import annotations
+
+import pytest
+
+from xinstruct.core.records import Record
+from xinstruct.inverse.roundtrip import RoundTrip, agreement, main_name, roundtrip_order
+from xinstruct.inverse.templates import load_prompt
+from xinstruct.sandbox import Limits, available_languages
+
+ORIGINAL = "def helper(x):\n    return x\n\n\ndef double(x):\n    return helper(x) * 2\n"
+
+
+def reply(req, i):
+    user = req.messages[-1]["content"]
+    if "different calls of" in user:
+        return "```python\ndouble(1)\ndouble(0)\nprint(double(2))\ndouble(-3)\ndouble(2.5)\n```"
+    if "triples" in user:
+        return "```python\ndef double(x):\n    return x * 3\n```"
+    if "doubles" in user:
+        return "Here:\n```python\ndef double(x):\n    return x + x\n```"
+    return "```python\ndef double(x):\n    return x * 2 if x > 0 else 0\n```"
+
+
+def record(language: str = "python", code: str = ORIGINAL) -> Record:
+    cands = [{"instruction": "Write a Python function that triples a number.", "score": 0.9},
+             {"instruction": None, "score": None, "rejected": "refers_to_prompt"},
+             {"instruction": "Write a Python function that doubles a number.", "score": 0.6},
+             {"instruction": "Write a Python function that returns twice a positive number, else 0.", "score": 0.7}]
+    return Record(id="r1", data={"code": code, "language": language, "candidates": cands})
+
+
+@pytest.mark.skipif("python" not in available_languages(), reason="needs the python sandbox")
+def test_candidates_are_scored_by_the_agreement_of_their_regenerated_code(scripted_backend, tmp_path):
+    from xinstruct.sandbox import Sandbox
+
+    step = RoundTrip(scripted_backend(reply=reply), Sandbox(cache_dir=tmp_path), load_prompt("roundtrip"),
+                     calls=6, seed=0, limits=Limits(timeout=60))  # generous: CI machines are shared
+    (out,) = list(step.run([record()]))
+    cands = out.data["candidates"]
+    assert out.data.get("roundtrip_fallback") is None, out.data.get("roundtrip_original")
+    assert out.data["roundtrip_calls"] == ["double(1)", "double(0)", "double(-3)", "double(2.5)"]
+    assert [c.get("roundtrip") for c in cands] == [0.25, None, 1.0, 0.75]  # x*3 agrees only on 0
+    best = max((c for c in cands if c["instruction"]), key=roundtrip_order)
+    assert "doubles a number" in best["instruction"]  # not the judge's favourite (0.9)
+    assert step.stats["scored"] == 1
+
+
+def test_languages_without_a_harness_fall_back_to_the_judge(scripted_backend, tmp_path):
+    from xinstruct.sandbox import Sandbox
+
+    step = RoundTrip(scripted_backend(reply=reply), Sandbox(cache_dir=tmp_path), load_prompt("roundtrip"),
+                     calls=6, seed=0)
+    (out,) = list(step.run([record("java", "class A { static int f(int x) { return x; } }")]))
+    assert out.data["roundtrip_fallback"] == "language"
+    assert all("roundtrip" not in c for c in out.data["candidates"])
+    assert step.stats["fallback_pyes.language"] == 1
+
+
+def test_agreement_counts_only_calls_where_the_original_returns_a_value():
+    assert agreement(["1", "!ValueError", None, "4"], ["1", "!ValueError", "3", "5"], [0, 1, 2, 3]) == 0.5
+    assert main_name(ORIGINAL, "python") == "double"
+
+
+@pytest.mark.skipif("python" not in available_languages(), reason="needs the python sandbox")
+def test_select_roundtrip_in_the_pipeline_overrules_the_judge(scripted_backend, tmp_path):
+    import json
+
+    from xinstruct.inverse.config import InverseConfig
+    from xinstruct.inverse.pipeline import run_inverse
+    from xinstruct.llm.factory import BackendConfig
+    from xinstruct.readers import ReaderConfig
+
+    data = tmp_path / "code.jsonl"
+    data.write_text(json.dumps({"code": ORIGINAL, "language": "python"}) + "\n")
+
+    turns = iter(range(1000))
+
+    def summarize_or_code(req, i):
+        if "problem description" in req.messages[-1]["content"]:  # the summarize prompt: alternate
+            return [" function that triples a number.", " function that doubles a number."][next(turns) % 2]
+        return reply(req, i)
+
+    def judge(req):  # prefers the wrong instruction, as the 0.5B judge often does
+        triples = any("triples" in m["content"] for m in req.messages)
+        return {c: (-0.1 if c.strip().lower() == "yes" else -3.0) if triples else -1.0 for c in req.candidates}
+
+    for select, expected in (("best", "triples"), ("roundtrip", "doubles")):
+        backend = scripted_backend(reply=summarize_or_code, judge=judge)
+        summary = run_inverse(data, tmp_path / select, InverseConfig(samples=4, select=select), BackendConfig(),
+                              ReaderConfig(), backend=backend)
+        (row,) = [json.loads(x) for x in (tmp_path / select / "data.jsonl").read_text().splitlines()]
+        assert expected in row["instruction"], (select, row["instruction"])
+        if select == "roundtrip":
+            assert {c["roundtrip"] for c in row["candidates"]} == {0.25, 1.0}
+            assert summary["roundtrip"] == {"scored": 1}

@@ -45,7 +45,8 @@ from xinstruct.readers import ReaderConfig
 from xinstruct.sandbox import Job, Limits, Sandbox
 
 HEADER = "import math\nimport re\nimport string\nimport itertools\nimport collections\nimport heapq\nfrom typing import *\n\n"
-CONDITIONS = ("original", "selected", "random")
+CONDITIONS = ("original", "selected", "random", "roundtrip")
+"""``selected``: the judge's best p(Yes); ``roundtrip``: ``--select roundtrip``'s choice (with --roundtrip)."""
 
 
 def code_only(source: str) -> str:
@@ -87,6 +88,7 @@ def main() -> None:
     ap.add_argument("--mbpp", type=int, default=150, help="first N free MBPP tasks of the slice")
     ap.add_argument("--slice", choices=SLICES, default="measure")
     ap.add_argument("--samples", type=int, default=10)
+    ap.add_argument("--roundtrip", action="store_true", help="also score candidates by round trip (--select roundtrip)")
     ap.add_argument("--model", default=None)
     ap.add_argument("--threads", type=int, default=None, help="llama.cpp threads (default: all cores)")
     ap.add_argument("--parallel", type=int, default=8, help="decode slots")
@@ -108,7 +110,8 @@ def main() -> None:
     model = resolve_model(args.model)
     engine = LlamaCppBackend(model, n_threads=args.threads, parallel=args.parallel)
     t0 = time.perf_counter()
-    summary = run_inverse(corpus, out / "inverse", InverseConfig(samples=args.samples, max_chars=20000, max_lines=400),
+    summary = run_inverse(corpus, out / "inverse", InverseConfig(samples=args.samples, max_chars=20000, max_lines=400,
+                                                        select="roundtrip" if args.roundtrip else "best"),
                           BackendConfig(), ReaderConfig(), backend=engine)
     t_inverse = time.perf_counter() - t0
     rows = {r["id"]: r for r in map(json.loads, (out / "inverse" / "data.jsonl").read_text().splitlines())}
@@ -121,14 +124,17 @@ def main() -> None:
             continue
         usable = [c for c in row["candidates"] if c["instruction"]]
         rnd = random.Random(derive_seed(0, "roundtrip", task.task_id)).choice(usable)
+        judged = max(usable, key=lambda c: c.get("score") or 0.0)
         hint = f"\nName the function `{task.entry_point}`."
-        texts = (
+        texts = [
             f"Complete the following Python function:\n```python\n{original}\n```" if original.lstrip().startswith(("def", "from", "import"))
             else original + hint,
-            row["instruction"] + hint,
+            judged["instruction"] + hint,
             rnd["instruction"] + hint,
-        )
-        for cond, text in zip(CONDITIONS, texts, strict=True):
+        ]
+        if args.roundtrip:
+            texts.append(row["instruction"] + hint)  # the run selected by round trip
+        for cond, text in zip(CONDITIONS, texts, strict=False):
             requests.append(GenerateRequest(({"role": "user", "content": text},), SamplingParams(max_tokens=512)))
             meta.append((task, cond))
     t1 = time.perf_counter()

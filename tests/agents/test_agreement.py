@@ -117,3 +117,20 @@ def test_disagreeing_solutions_are_rejected_with_their_evidence(tmp_path, script
         assert row["verdict"] == "no_agreement" and row["reason"] == "no_agreement"
         assert row["agreement"]["decision"] == "too_few_votes"
         assert [len(c["members"]) for c in row["agreement"]["clusters"]] == [3, 2]
+
+
+def test_languages_without_a_capture_harness_keep_the_verdict_of_their_tests(tmp_path, scripted_backend):
+    from xinstruct.agents.calls import Caller
+    from xinstruct.agents.collaborate import Agent, Team, verify_by_agreement
+    from xinstruct.agents.memory import Memory
+    from xinstruct.agents.profiles import get_profile
+    from xinstruct.sandbox import Sandbox
+
+    cfg = build_config(AgentsConfig, {"languages": "go", "verify": "agreement"})
+    backend = scripted_backend()
+    team = Team(cfg, Caller(backend, 0), Sandbox(cache_dir=tmp_path), {}, [])
+    sample = {"id": "s", "instruction": "Add two ints.", "solution": "func add(a, b int) int { return a + b }",
+              "tests": "...", "verdict": "passed", "raw": {}}
+    verify_by_agreement(team, Agent(get_profile("go"), Memory("go", 1, 0.7)), sample)
+    assert sample["verdict"] == "passed" and sample["agreement"]["decision"] == "no_harness_for_language"
+    assert backend.generate_calls == []

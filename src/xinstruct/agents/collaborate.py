@@ -159,6 +159,9 @@ def verify_by_agreement(team: Team, agent: Agent, sample: dict[str, Any]) -> Non
     outputs. The model's tests stay on the row (``model_tests``) and vote in ``both`` mode."""
     cfg, lang = team.cfg, agent.language
     sample["tests_verdict"], sample["model_tests"] = sample["verdict"], sample["tests"]
+    if not supported(lang):  # no capture harness: the model's own tests decide, as with --verify tests
+        sample["agreement"] = {"mode": cfg.verify, "decision": "no_harness_for_language"}
+        return
     values = {**profile_vars(agent.profile), "instruction": sample["instruction"]}
     task, calls_task = CodeTask("solution", agent.profile), CallsTask(agent.profile)
     name = main_function(str(sample["solution"]), str(sample["instruction"]), lang)
@@ -172,7 +175,7 @@ def verify_by_agreement(team: Team, agent: Agent, sample: dict[str, Any]) -> Non
                                        n=cfg.solutions - 1)
 
     def write_calls() -> str | None:
-        if not (name and supported(lang)):
+        if not name:
             return None
         return team.caller.complete(calls_task.format_input(row), keys=(sample["id"], "calls"),
                                     max_tokens=cfg.tests_tokens, temperature=cfg.temperature)[0]

@@ -271,7 +271,13 @@ def main() -> None:
             per_lang[s["language"]] += 1
             picked.append(s)
     tasks = {t.task_id: t for lang in languages for t in load_tasks(parse_benchmark(f"mbxp:{lang}"), data)}
-    todo = [s for s in picked if s["id"] not in done]
+    # round-robin over languages, so that a run stopped early has about as many seeds of each
+    position: Counter[str] = Counter()
+    order = []
+    for s in picked:
+        order.append((position[s["language"]], languages.index(s["language"]), s))
+        position[s["language"]] += 1
+    todo = [s for _, _, s in sorted(order, key=lambda x: x[:2]) if s["id"] not in done]
 
     from xinstruct.llm.llamacpp import LlamaCppBackend
     from xinstruct.models import resolve_model

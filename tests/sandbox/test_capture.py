@@ -132,3 +132,12 @@ def test_parse_capture_ignores_the_programs_own_output():
     out = "hello\n@@XR1@@ [1, 2]\nnoise @@XR0@@ no\n@@XR0@@ 'a'\n@@XR0@@ 'again'\n"
     assert parse_capture(out, 3) == ["'a'", "[1, 2]", None]
     assert "@@XR" in capture_tests("python", ["f(1)"])
+
+
+def test_calls_that_do_not_compile_are_dropped_one_by_one(sandbox):
+    from xinstruct.sandbox.capture import compiling_calls
+
+    program = "class Solution {\n    static int add(int a, int b) { return a + b; }\n}\n"
+    calls = ["add(1, 2)", "add(1, 2, 3)", "add(\"x\", 2)", "add(5, 6)"]
+    assert compiling_calls(sandbox, "java", program, calls, Limits(timeout=60)) == ["add(1, 2)", "add(5, 6)"]
+    assert compiling_calls(sandbox, "java", program, ["add(1, 2)"], Limits(timeout=60)) == ["add(1, 2)"]

@@ -32,7 +32,7 @@ from xinstruct.core.records import Record
 from xinstruct.core.seeds import derive_seed
 from xinstruct.llm.base import Completion
 from xinstruct.sandbox import Limits, Sandbox
-from xinstruct.sandbox.capture import Capture, checks_from_outputs, run_capture, supported
+from xinstruct.sandbox.capture import Capture, checks_from_outputs, compiling_calls, run_capture, supported
 
 MAX_FAULTS = 3
 REPAIRABLE = {"failed", "runtime_error", "compile_error", "no_checks"}
@@ -190,6 +190,13 @@ def verify_by_agreement(team: Team, agent: Agent, sample: dict[str, Any]) -> Non
     sample["raw"]["calls"] = calls_text
     calls: list[str] = (calls_task.format_output(calls_text, row)["calls"] or []) if calls_text is not None else []
     present = [k for k, s in enumerate(solutions) if s]
+    valid: list[str] = []
+    for k in present[:2]:  # the calls that compile with the first solution that compiles at all
+        valid = compiling_calls(team.sandbox, lang, str(solutions[k]), calls, team.limits)
+        if valid:
+            break
+    sample["raw"]["dropped_calls"] = [c for c in calls if c not in valid]
+    calls = valid
     captures = [Capture([None] * len(calls), "no_solution") for _ in solutions]
     tests_verdicts: list[str | None] = [None] * len(solutions)
     if calls:

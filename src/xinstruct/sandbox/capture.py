@@ -447,3 +447,17 @@ def run_capture(sandbox: Sandbox, language: str, programs: Sequence[str], calls:
             message = runs[0].message or next(iter(runs[0].stderr.strip().splitlines()[-1:]), "")
         out.append(Capture(first, verdict, message[:300], unstable, sum(r.total_seconds for r in runs)))
     return out
+
+
+def compiling_calls(sandbox: Sandbox, language: str, program: str, calls: Sequence[str], limits: Limits) -> list[str]:
+    """The calls that compile with ``program``. In a compiled language one bad call (wrong arity or
+    types, which the small models write often) fails the whole harness, so when the calls do not
+    compile together each is tried alone and only those that compile are kept."""
+    if not calls:
+        return []
+    together = sandbox.run(Job(language=language, code=program, tests=capture_tests(language, calls), limits=limits))
+    if together.verdict.value != "compile_error":
+        return list(calls)
+    jobs = [Job(language=language, code=program, tests=capture_tests(language, [c]), limits=limits) for c in calls]
+    results = dict(sandbox.run_many(jobs, concurrency=2))
+    return [c for i, c in enumerate(calls) if results[i].verdict.value != "compile_error"]

@@ -174,3 +174,17 @@ def test_decontaminate_drops_benchmark_inputs_and_samples(tmp_path, scripted_bac
     assert row["rejected"].get("benchmark_overlap", 0) == row["passed"] > 0 and row["kept"] == 0
     rejected = _rows(tmp_path / "run" / "rejected.jsonl")
     assert all(task.entry_point in r["solution"] for r in rejected if r["reason"] == "benchmark_overlap")
+
+
+def test_task_statements_rejected_by_cleaning_are_counted_by_reason(tmp_path, scripted_backend):
+    def reply(req, i):
+        if role(req) == "instruction":
+            return "Explain what the original code snippet above does and improve it."
+        return python_reply(req, i)
+
+    values = {"languages": "python", "rounds": 1, "dpo_samples": 0, "mode": "parallel"}
+    summary = AgentsRun(build_config(AgentsConfig, values), seed_file(tmp_path), tmp_path / "run",
+                        scripted_backend(reply=reply)).execute()
+    rejected = summary["per_language"]["python"]["rejected"]
+    assert rejected.get("no_instruction.refers_to_prompt", 0) >= 1
+    assert "no_instruction" not in rejected

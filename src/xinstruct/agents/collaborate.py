@@ -114,7 +114,16 @@ def write_instruction(team: Team, sample: dict[str, Any], prompt: str, values: d
         temperature=team.cfg.temperature,
     )[0]
     sample["raw"][prompt] = text
-    return task.format_output(text)["instruction"]
+    out = task.format_output(text)
+    if out["instruction"] is None:
+        sample["instruction_rejected"] = out.get("error")
+    return out["instruction"]
+
+
+def no_instruction(sample: dict[str, Any]) -> str:
+    """The rejection reason of a sample without a task: ``no_instruction.<cleaning reason>``."""
+    reason = sample.get("instruction_rejected")
+    return f"no_instruction.{reason}" if reason else "no_instruction"
 
 
 def test_and_score(team: Team, agent: Agent, sample: dict[str, Any]) -> dict[str, Any]:
@@ -255,7 +264,7 @@ def seed_unit(team: Team, agent: Agent, record: Record, unit: str) -> dict[str, 
     if method == "ds1":
         sample["instruction"] = write_instruction(team, sample, "instruction_from_code", values)
         if sample["instruction"] is None:
-            sample["error"] = "no_instruction"
+            sample["error"] = no_instruction(sample)
             return sample
         if not write_solution(team, agent, sample, "solution", {**values, "instruction": sample["instruction"]}):
             return sample
@@ -266,7 +275,7 @@ def seed_unit(team: Team, agent: Agent, record: Record, unit: str) -> dict[str, 
             team, sample, "instruction_from_response", {**values, "solution": sample["solution"]}
         )
         if sample["instruction"] is None:
-            sample["error"] = "no_instruction"
+            sample["error"] = no_instruction(sample)
             return sample
     return test_and_score(team, agent, sample)
 
@@ -324,7 +333,7 @@ def centralized_unit(team: Team, lang: str, round_no: int, unit: str) -> dict[st
     peers = [example(team, team.agents[c], round_no, "peer") for c in critics]
     draft = _propose(team, agent, sample, round_no, peers[0] if peers else None)
     if draft is None:
-        sample["error"] = "no_instruction"
+        sample["error"] = no_instruction(sample)
         return sample
     sample["parents"] = [sample["parents"][0], *(_parent(p) for p in peers)]
     critiques = []
@@ -360,7 +369,7 @@ def parallel_unit(team: Team, lang: str, round_no: int, unit: str) -> dict[str, 
     peer = example(team, team.agents[mates[0]], round_no, "peer") if mates else None
     sample["instruction"] = _propose(team, agent, sample, round_no, peer)
     if sample["instruction"] is None:
-        sample["error"] = "no_instruction"
+        sample["error"] = no_instruction(sample)
         return sample
     if not write_solution(team, agent, sample, "solution", {**profile_vars(agent.profile), "instruction": sample["instruction"]}):
         return sample

@@ -126,6 +126,13 @@ def test_calls_that_could_break_the_harness_are_refused():
     assert clean_call("f 1; rm -rf /", "bash", "f") is None
     assert clean_call("f $(cat /etc/passwd)", "bash", "f") is None
     assert clean_call("Solution.f(2)", "csharp", "f") == "Solution.f(2)"
+    # the models annotate their calls; comments go, strings that look like comments stay
+    assert clean_call("f(10, 20); // Expected output: 10", "java", "f") == "f(10, 20)"
+    assert clean_call('f("a//b", 1) /* 2 */', "typescript", "f") == 'f("a//b", 1)'
+    assert clean_call("f([1, 2])  # -> 3", "python", "f") == "f([1, 2])"
+    assert clean_call("f('#x') # 1", "python", "f") == "f('#x')"
+    assert clean_call('f "a#b" 2 # echo 3', "bash", "f") == 'f "a#b" 2'
+    assert clean_call("f($x#y) // 4", "php", "f") is None  # '#' starts a PHP comment: the call is cut
 
 
 def test_parse_capture_ignores_the_programs_own_output():

@@ -318,10 +318,33 @@ def supported(language: str) -> bool:
 _BASH_UNSAFE = re.compile(r"[|;&<>`]|\$\(")
 
 
+_COMMENT_STARTS = {"python": ("#",), "bash": ("#",), "php": ("//", "#")}
+
+
+def strip_comment(text: str, language: str) -> str:
+    """``text`` without a trailing comment outside string literals (the models annotate calls:
+    ``f(2); // Expected output: 4``)."""
+    starts = _COMMENT_STARTS.get(language, ("//", "/*"))
+    quote, escaped = None, False
+    for i, ch in enumerate(text):
+        if quote:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == quote:
+                quote = None
+        elif ch in "\"'`":
+            quote = ch
+        elif any(text.startswith(s, i) for s in starts) and (language != "bash" or i == 0 or text[i - 1].isspace()):
+            return text[:i]
+    return text
+
+
 def clean_call(text: str, language: str, name: str) -> str | None:
     """A call line the harness can evaluate, or None: it must call ``name`` and be one expression
     (one command in Bash), so that a line cannot break the harness or the other calls."""
-    call = text.strip().rstrip(";").strip()
+    call = strip_comment(text, language).strip().rstrip(";").strip()
     for lead in ("assert ", "console.log(", "print(", "echo "):
         if call.startswith(lead) and language != "bash":
             return None

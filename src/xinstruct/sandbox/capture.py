@@ -342,18 +342,20 @@ def strip_comment(text: str, language: str) -> str:
 
 
 def clean_call(text: str, language: str, name: str) -> str | None:
-    """A call line the harness can evaluate, or None: it must call ``name`` and be one expression
-    (one command in Bash), so that a line cannot break the harness or the other calls."""
+    """The call of ``name`` a line starts with, which the harness can evaluate, or None. Only the
+    call itself is kept (up to its closing parenthesis): the models append what they expect
+    (``f(2) == 4``, ``f(2) should return 4``), and a second statement after the call cannot reach
+    the harness. Bash: one simple command, no pipes, redirections or substitutions."""
     call = strip_comment(text, language).strip().rstrip(";").strip()
-    for lead in ("assert ", "console.log(", "print(", "echo "):
-        if call.startswith(lead) and language != "bash":
-            return None
     if language == "bash":
         if not re.match(rf"{re.escape(name)}(\s|$)", call) or _BASH_UNSAFE.search(call):
             return None
         return call
-    if not re.match(rf"(?:\w+(?:\.|::))?{re.escape(name)}\s*\(", call) or not call.endswith(")"):
+    m = re.match(rf"(?:\w+(?:\.|::))?{re.escape(name)}\s*\(", call)
+    close = _closing_paren(call, m.end() - 1) if m else None
+    if close is None:
         return None
+    call = call[: close + 1]
     if language == "python":
         try:
             tree = ast.parse(call, mode="eval")
@@ -361,18 +363,18 @@ def clean_call(text: str, language: str, name: str) -> str | None:
             return None
         if not isinstance(tree.body, ast.Call):
             return None
-    elif _bracket_depths_ok(call) is False:
-        return None
     return call
 
 
-def _bracket_depths_ok(text: str) -> bool:
-    """Balanced brackets outside string literals (a cut-off or two-statement line is not a call)."""
+def _closing_paren(text: str, open_at: int) -> int | None:
+    """Index of the parenthesis closing the one at ``open_at`` (brackets nested properly, string
+    literals skipped), or None when the line is cut off or mismatched."""
     stack: list[str] = []
     pairs = {")": "(", "]": "[", "}": "{"}
     quote = None
     escaped = False
-    for ch in text:
+    for i in range(open_at, len(text)):
+        ch = text[i]
         if quote:
             if escaped:
                 escaped = False
@@ -385,9 +387,12 @@ def _bracket_depths_ok(text: str) -> bool:
             quote = ch
         elif ch in "([{":
             stack.append(ch)
-        elif ch in pairs and (not stack or stack.pop() != pairs[ch]):
-            return False
-    return not stack and quote is None
+        elif ch in pairs:
+            if not stack or stack.pop() != pairs[ch]:
+                return None
+            if not stack:
+                return i
+    return None
 
 
 def capture_tests(language: str, calls: Sequence[str]) -> str:

@@ -185,7 +185,8 @@ def judge(row: dict[str, Any], votes: int | None, dual: bool) -> tuple[bool, boo
     return d.kept, (hidden[d.solution] == "passed" if d.kept and d.solution is not None else None), any_right
 
 
-def report(rows: list[dict[str, Any]], console: Console) -> list[dict[str, Any]]:
+def report(rows: list[dict[str, Any]], console: Console) -> tuple[list[dict[str, Any]], str]:
+    """Per language and rule, plus a Markdown copy of the table for docs/results.md."""
     out = []
     langs = [x for x in LANGUAGES if any(r["language"] == x for r in rows)]
     for lang in [*langs, "all"]:
@@ -210,6 +211,11 @@ def report(rows: list[dict[str, Any]], console: Console) -> list[dict[str, Any]]
                 "tokens_per_kept": round(tokens / kept) if kept else None,
                 "calls_per_kept": round(calls / kept, 1) if kept else None,
             })
+    md = ["| language | rule | proposed | kept | right / wrong | yield | precision | recall | ceiling | tokens per kept |",
+          "|---|---|---|---|---|---|---|---|---|---|"]
+    md += [f"| {r['language']} | {r['rule']} | {r['proposed']} | {r['kept']} | {r['kept_right']} / {r['kept_wrong']} | "
+           f"{r['yield']} | {r['precision']} | {r['recall']} | {r['ceiling']} | {r['tokens_per_kept']} |" for r in out]
+    markdown = "\n".join(md) + "\n"
     table = Table(title="Agents verification against hidden tests")
     for col in ("language", "rule", "proposed", "kept", "right/wrong", "yield", "precision", "recall", "ceiling",
                 "tokens/kept"):
@@ -218,7 +224,13 @@ def report(rows: list[dict[str, Any]], console: Console) -> list[dict[str, Any]]
         table.add_row(r["language"], r["rule"], str(r["proposed"]), str(r["kept"]), f"{r['kept_right']}/{r['kept_wrong']}",
                       str(r["yield"]), str(r["precision"]), str(r["recall"]), str(r["ceiling"]), str(r["tokens_per_kept"]))
     console.print(table)
-    return out
+    return out, markdown
+
+
+def write_report(out: Path, rows: list[dict[str, Any]], console: Console) -> None:
+    table, markdown = report(rows, console)
+    (out / "report.json").write_text(json.dumps(table, indent=1))
+    (out / "report.md").write_text(markdown)
 
 
 # ----------------------------------------------------------------------------- main
@@ -251,8 +263,7 @@ def main() -> None:
                     continue  # a torn last line from a kill: that seed is redone (its calls are cached)
                 done[row["id"]] = row
     if args.report:
-        rows = list(done.values())
-        (args.out / "report.json").write_text(json.dumps(report(rows, console), indent=1))
+        write_report(args.out, list(done.values()), console)
         return
 
     languages = [x.strip() for x in args.languages.split(",") if x.strip()]
@@ -307,8 +318,7 @@ def main() -> None:
         with ThreadPoolExecutor(args.concurrency) as pool:
             for f in [pool.submit(one, s) for s in todo]:
                 f.result()
-    rows = [done[s["id"]] for s in picked if s["id"] in done]
-    (args.out / "report.json").write_text(json.dumps(report(rows, console), indent=1))
+    write_report(args.out, [done[s["id"]] for s in picked if s["id"] in done], console)
 
 
 if __name__ == "__main__":

@@ -73,3 +73,20 @@ def test_tests_that_cannot_fail_are_not_counted_as_passing() -> None:
     assert printed["verdict"] == "failed" and "printed: Fail" in printed["message"], printed
     right = "<?php\nfunction isLeapYear($y) { return ($y % 4 == 0 && $y % 100 != 0) || $y % 400 == 0; }"
     assert verify(sandbox, "php", right, mixed, limits)["verdict"] == "passed"
+
+
+@pytest.mark.toolchain
+def test_javascript_tests_that_only_log_or_import_assert_cannot_pass() -> None:
+    """Seen on the yardstick: JavaScript ran on the generic profile, whose pattern matched
+    `require('assert')`, so tests made of console.log lines, or of asserts in a function nobody
+    called, kept wrong solutions."""
+    if "javascript" not in available_languages():
+        pytest.skip("node not installed")
+    sandbox, limits = Sandbox(prestart=0), Limits(timeout=30)
+    wrong = "function noOfCubes(n, k) { return n * k; }"
+    logged = "const assert = require('assert');\nconsole.log(noOfCubes(2, 1)); // Expected output: 8\n"
+    assert verify(sandbox, "javascript", wrong, logged, limits)["verdict"] == "no_checks"
+    checked = "console.assert(noOfCubes(2, 1) === 8, 'cubes');\n"
+    assert verify(sandbox, "javascript", wrong, checked, limits)["verdict"] == "failed"
+    right = "function noOfCubes(n, k) { return Math.pow(n - k + 1, 3); }"
+    assert verify(sandbox, "javascript", right, checked, limits)["verdict"] == "passed"

@@ -96,6 +96,18 @@ _PROFILES: dict[str, Profile] = {
             check_pattern=r"console\.assert|\bassert\b|\bthrow\b|process\.exit\s*\(\s*[1-9]",
         ),
         Profile(
+            # the generic profile let JavaScript tests pass that could not fail (console.log lines;
+            # asserts inside a test function never called; `require('assert')` matched the pattern)
+            "javascript", "JavaScript",
+            "Write functions only; no console output, no tests.",
+            "Write top-level checks `console.assert(expr, \"message\");` with concrete expected values. Compare "
+            "arrays and objects with `JSON.stringify(a) === JSON.stringify(b)`, never `===`. Use small inputs.",
+            tests_prefix="console.assert(",
+            tests_marker="\nconsole.assert(",
+            tests_call="{name}(",
+            check_pattern=r"console\.assert\s*\(|\bassert(?:\.\w+)?\s*\(|\bthrow\b|process\.exit\s*\(\s*[1-9]",
+        ),
+        Profile(
             "php", "PHP",
             "Write PHP functions only; no echo, no tests.",
             "Write checks like `if (f(2) !== 4) { throw new Exception(\"Test failed\"); }`. Use small inputs.",

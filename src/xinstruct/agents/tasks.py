@@ -164,7 +164,7 @@ class CodeTask:
         return {"solution": code, "raw": text, "error": None}
 
 
-_STATEMENT_END = {"java": ";}", "cpp": ";}", "csharp": ";}", "typescript": ";)}", "php": ";}"}
+_STATEMENT_END = {"java": ";}", "cpp": ";}", "csharp": ";}", "typescript": ";)}", "javascript": ";)}", "php": ";}"}
 """Characters a complete test statement ends with, per language (other languages: any line)."""
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import ast
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from xinstruct.sandbox.runner import Job, Limits, Result, Sandbox
@@ -321,12 +321,11 @@ _BASH_UNSAFE = re.compile(r"[|;&<>`]|\$\(")
 _COMMENT_STARTS = {"python": ("#",), "bash": ("#",), "php": ("//", "#")}
 
 
-def strip_comment(text: str, language: str) -> str:
-    """``text`` without a trailing comment outside string literals (the models annotate calls:
-    ``f(2); // Expected output: 4``)."""
-    starts = _COMMENT_STARTS.get(language, ("//", "/*"))
+def _outside_strings(text: str, start: int = 0) -> Iterator[tuple[int, str]]:
+    """(index, character) of ``text`` from ``start`` that are not inside a string literal."""
     quote, escaped = None, False
-    for i, ch in enumerate(text):
+    for i in range(start, len(text)):
+        ch = text[i]
         if quote:
             if escaped:
                 escaped = False
@@ -336,7 +335,16 @@ def strip_comment(text: str, language: str) -> str:
                 quote = None
         elif ch in "\"'`":
             quote = ch
-        elif any(text.startswith(s, i) for s in starts) and (language != "bash" or i == 0 or text[i - 1].isspace()):
+        else:
+            yield i, ch
+
+
+def strip_comment(text: str, language: str) -> str:
+    """``text`` without a trailing comment outside string literals (the models annotate calls:
+    ``f(2); // Expected output: 4``)."""
+    starts = _COMMENT_STARTS.get(language, ("//", "/*"))
+    for i, _ in _outside_strings(text):
+        if any(text.startswith(s, i) for s in starts) and (language != "bash" or i == 0 or text[i - 1].isspace()):
             return text[:i]
     return text
 
@@ -371,21 +379,8 @@ def _closing_paren(text: str, open_at: int) -> int | None:
     literals skipped), or None when the line is cut off or mismatched."""
     stack: list[str] = []
     pairs = {")": "(", "]": "[", "}": "{"}
-    quote = None
-    escaped = False
-    for i in range(open_at, len(text)):
-        ch = text[i]
-        if quote:
-            if escaped:
-                escaped = False
-            elif ch == "\\":
-                escaped = True
-            elif ch == quote:
-                quote = None
-            continue
-        if ch in "\"'`":
-            quote = ch
-        elif ch in "([{":
+    for i, ch in _outside_strings(text, open_at):
+        if ch in "([{":
             stack.append(ch)
         elif ch in pairs:
             if not stack or stack.pop() != pairs[ch]:

@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import ast
 import json
-import os
 import random
 import time
 from pathlib import Path
@@ -94,7 +93,7 @@ def main() -> None:
     ap.add_argument("--parallel", type=int, default=8, help="decode slots")
     ap.add_argument("--data", type=Path, default=None, help="benchmark data root (default: XINSTRUCT_DATA)")
     args = ap.parse_args()
-    data = args.data or (Path(os.environ["XINSTRUCT_DATA"]) if os.environ.get("XINSTRUCT_DATA") else None)
+    data = args.data  # None: XINSTRUCT_DATA, then the packaged HumanEval (eval/data.py's order)
     out = args.out
     out.mkdir(parents=True, exist_ok=True)
     problems = seeds(args.humaneval, args.mbpp, args.slice, data)

@@ -19,7 +19,7 @@ from typing import Any
 from xinstruct.agents.calls import Rendered
 from xinstruct.agents.profiles import Profile
 from xinstruct.agents.tasks import defined_names, render
-from xinstruct.sandbox.capture import Capture, clean_call
+from xinstruct.sandbox.capture import Capture, is_value, parse_calls
 
 VERIFY_MODES = ("tests", "agreement", "both")
 """``tests``: the solution passes the model's own tests (the xCoder way); ``agreement``: the largest
@@ -39,7 +39,7 @@ class Cluster:
     def informative(self) -> list[int]:
         """Calls whose agreed output is a printable value (not an exception, not missing, not an
         opaque ``<...>`` object): what the written tests check."""
-        return [i for i, o in enumerate(self.outputs) if o is not None and not o.startswith(("!", "<"))]
+        return [i for i, o in enumerate(self.outputs) if is_value(o)]
 
     def to_dict(self) -> dict[str, Any]:
         return {"members": self.members, "outputs": self.outputs, "tests_passed": self.tests_passed}
@@ -139,12 +139,7 @@ class CallsTask:
     def format_output(self, text: str, row: Mapping[str, Any]) -> dict[str, Any]:
         """Up to ``count`` distinct calls that the harness can run; unusable lines are dropped."""
         body = self.call_prefix(row["name"]) + text.split("```", 1)[0]
-        calls: list[str] = []
-        for line in body.splitlines():
-            call = clean_call(line, self.profile.language, row["name"])
-            if call is not None and call not in calls:
-                calls.append(call)
-        calls = calls[: int(row["count"])]
+        calls = parse_calls(body, self.profile.language, row["name"], int(row["count"]))
         return {"calls": calls or None, "raw": text, "error": None if calls else "no_calls"}
 
 

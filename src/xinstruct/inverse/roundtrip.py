@@ -20,7 +20,7 @@ from xinstruct.core.seeds import derive_seed
 from xinstruct.inverse.templates import PromptFile
 from xinstruct.llm.base import Backend, GenerateRequest, SamplingParams
 from xinstruct.sandbox import Limits, Sandbox
-from xinstruct.sandbox.capture import clean_call, run_capture
+from xinstruct.sandbox.capture import is_value, parse_calls, run_capture
 
 LANGUAGES = ("python", "javascript", "typescript", "php", "cpp", "bash")
 """Where the original snippet's functions are called as they are (Java/C# need a class around them)."""
@@ -35,7 +35,7 @@ def main_name(code: str, language: str) -> str | None:
 
 def agreement(original: list[str | None], regenerated: list[str | None], stable: list[int]) -> float:
     """Share of the calls with a value from the original on which the regenerated code agrees."""
-    counted = [i for i in stable if original[i] is not None and not original[i].startswith(("!", "<"))]
+    counted = [i for i in stable if is_value(original[i])]
     return sum(1 for i in counted if regenerated[i] == original[i]) / len(counted)
 
 
@@ -74,12 +74,7 @@ class RoundTrip(Step):
         requests += [self._request(self.prompt.data["user"].format(instruction=cands[i]["instruction"], **values),
                                    record, f"code{i}", 0.0) for i in usable]
         texts = {i: r.completions[0].text for i, r in self.backend.generate(requests)}
-        calls: list[str] = []
-        for line in texts[0].replace("```", "\n").splitlines():
-            call = clean_call(line, language, name)
-            if call is not None and call not in calls:
-                calls.append(call)
-        calls = calls[: self.calls]
+        calls = parse_calls(texts[0].replace("```", "\n"), language, name, self.calls)
         record.data["roundtrip_calls"] = calls
         if len(calls) < MIN_VALUES:
             return "no_calls"
@@ -90,7 +85,7 @@ class RoundTrip(Step):
         caps = run_capture(self.sandbox, language, programs, calls, self.limits)
         unstable = {i for c in caps for i in (c.unstable or [])}
         stable = [i for i in range(len(calls)) if i not in unstable]
-        values_given = [i for i in stable if caps[0].outputs[i] is not None and not caps[0].outputs[i].startswith(("!", "<"))]
+        values_given = [i for i in stable if is_value(caps[0].outputs[i])]
         if len(values_given) < MIN_VALUES:
             record.data["roundtrip_original"] = caps[0].to_dict()  # why: its verdict and message
             return "original_gives_no_values"

@@ -349,6 +349,22 @@ def strip_comment(text: str, language: str) -> str:
     return text
 
 
+def is_value(output: str | None) -> bool:
+    """A canonical output a test can check: printed, not an exception (``!Type``) and not an
+    opaque object (``<...>``)."""
+    return output is not None and not output.startswith(("!", "<"))
+
+
+def parse_calls(text: str, language: str, name: str, limit: int) -> list[str]:
+    """Up to ``limit`` distinct calls of ``name`` the harness can run, one per line of ``text``."""
+    calls: list[str] = []
+    for line in text.splitlines():
+        call = clean_call(line, language, name)
+        if call is not None and call not in calls:
+            calls.append(call)
+    return calls[:limit]
+
+
 def clean_call(text: str, language: str, name: str) -> str | None:
     """The call of ``name`` a line starts with, which the harness can evaluate, or None. Only the
     call itself is kept (up to its closing parenthesis): the models append what they expect

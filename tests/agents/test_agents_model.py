@@ -81,3 +81,30 @@ def test_rerun_resumes_from_cache_with_identical_rows(tiny_run):
     assert ((out / "sft.jsonl").read_text(), (out / "rejected.jsonl").read_text()) == before
     shown = CliRunner().invoke(cli, ["agents", "memory", str(out), "--language", "python"])
     assert shown.exit_code == 0 and "python memory" in shown.output
+
+
+def test_verify_agreement_on_the_real_model(tmp_path, embedded_model):
+    """Seed stage only, two Python snippets: K solutions and the model's calls really run in the
+    sandbox, and each row that got that far carries evidence matching what was decided."""
+    pytest.importorskip("llama_cpp")
+    if "python" not in available_languages():
+        pytest.skip("needs python in the sandbox")
+    seed = Path(__file__).resolve().parents[2] / "examples" / "agents" / "seed.jsonl"
+    out = tmp_path / "run"
+    args = ["--languages", "python", "--rounds", "0", "--limit", "2", "--dpo-samples", "0", "--no-reflection",
+            "--verify", "agreement", "--solutions", "3", "--calls", "4", "--min-votes", "2",
+            "--instruction-tokens", "96", "--solution-tokens", "384", "--tests-tokens", "128", "--seed", "3"]
+    result = CliRunner().invoke(cli, ["agents", str(seed), "--out", str(out), *args], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    rows = [r for r in _rows(out / "sft.jsonl") + _rows(out / "rejected.jsonl") if r.get("agreement")]
+    assert rows, "no sample reached verification"
+    for row in rows:
+        ev = row["agreement"]
+        assert len(ev["solutions"]) == 3 and ev["calls"], ev  # calls parsed from the real model's reply
+        assert all(len(s["outputs"]) == len(ev["calls"]) for s in ev["solutions"])
+        if ev["decision"] == "agreed":
+            assert len(ev["clusters"][0]["members"]) >= 2 and row["verdict"] == "passed"
+            # the kept tests were written from the agreed outputs and pass on the kept solution
+            assert Sandbox().run(Job("python", row["solution"], tests=row["tests"])).verdict == "passed"
+        else:
+            assert row["verdict"] == "no_agreement" and row["reason"] == "no_agreement"

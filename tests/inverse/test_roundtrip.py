@@ -16,7 +16,7 @@ ORIGINAL = "def helper(x):\n    return x\n\n\ndef double(x):\n    return helper(
 def reply(req, i):
     user = req.messages[-1]["content"]
     if "different calls of" in user:
-        return "```python\ndouble(1)\ndouble(0)\nprint(double(2))\ndouble(-3)\ndouble(2.5)\n```"
+        return "1)\ndouble(0)\nprint(double(2))\ndouble(-3)\ndouble(2.5)\n```"  # after the prefilled `double(`
     if "triples" in user:
         return "```python\ndef double(x):\n    return x * 3\n```"
     if "doubles" in user:
@@ -96,3 +96,23 @@ def test_select_roundtrip_in_the_pipeline_overrules_the_judge(scripted_backend, 
         if select == "roundtrip":
             assert {c["roundtrip"] for c in row["candidates"]} == {0.25, 1.0}
             assert summary["roundtrip"] == {"scored": 1}
+
+
+@pytest.mark.model
+@pytest.mark.skipif("python" not in available_languages(), reason="needs the python sandbox")
+def test_roundtrip_on_the_real_model(llamacpp_backend, tmp_path):
+    """The real model writes the calls and the code again; a faithful instruction must score at
+    least as well as one describing other behaviour."""
+    from xinstruct.sandbox import Sandbox
+
+    step = RoundTrip(llamacpp_backend, Sandbox(cache_dir=tmp_path), load_prompt("roundtrip"), calls=4, seed=0,
+                     max_tokens=160, limits=Limits(timeout=60))
+    rec = Record(id="real", data={"code": ORIGINAL, "language": "python", "candidates": [
+        {"instruction": "Write a Python function `double(x)` that returns x multiplied by 2.", "score": 0.5},
+        {"instruction": "Write a Python function `double(x)` that returns x plus 100.", "score": 0.9},
+    ]})
+    (out,) = list(step.run([rec]))
+    assert out.data["roundtrip_calls"], out.data  # calls parsed from the real reply
+    assert out.data.get("roundtrip_fallback") is None, out.data.get("roundtrip_original")
+    faithful, other = (c["roundtrip"] for c in out.data["candidates"])
+    assert faithful == 1.0 and other < faithful, out.data["candidates"]

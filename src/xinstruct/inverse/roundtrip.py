@@ -55,10 +55,10 @@ class RoundTrip(Step):
         self.max_tokens = max_tokens
         self.limits = limits or Limits(timeout=10)
 
-    def _request(self, text: str, record: Record, key: str, temperature: float) -> GenerateRequest:
+    def _request(self, text: str, record: Record, key: str, temperature: float, prefix: str = "") -> GenerateRequest:
         params = SamplingParams(max_tokens=self.max_tokens, temperature=temperature,
                                 seed=derive_seed(self.seed, "roundtrip", record.id, key))
-        return GenerateRequest(messages=({"role": "user", "content": text},), params=params)
+        return GenerateRequest(messages=({"role": "user", "content": text},), params=params, prefix=prefix)
 
     def score(self, record: Record) -> str | None:
         """Scores the candidates in place; the reason when the snippet cannot be round-tripped."""
@@ -70,11 +70,16 @@ class RoundTrip(Step):
         cands = record.data["candidates"]
         usable = [i for i, c in enumerate(cands) if c.get("instruction")]
         values = {"display": display, "name": name, "count": self.calls, "fenced_code": fence(code, language)}
-        requests = [self._request(self.prompt.data["calls"].format(**values), record, "calls", 0.7)]
+        # the reply starts with the first call, as in the agents' calls task: unprompted, the model
+        # writes `assert double(0) == 0` lines, which are not calls the harness may run
+        call_start = f"{name} " if language == "bash" else f"{name}("
+        requests = [self._request(self.prompt.data["calls"].format(**values), record, "calls", 0.7,
+                                  prefix=f"```{language}\n{call_start}")]
         requests += [self._request(self.prompt.data["user"].format(instruction=cands[i]["instruction"], **values),
                                    record, f"code{i}", 0.0) for i in usable]
         texts = {i: r.completions[0].text for i, r in self.backend.generate(requests)}
-        calls = parse_calls(texts[0].replace("```", "\n"), language, name, self.calls)
+        record.data["roundtrip_calls_raw"] = texts[0]  # kept for audit when no call could be used
+        calls = parse_calls(call_start + texts[0].split("```", 1)[0], language, name, self.calls)
         record.data["roundtrip_calls"] = calls
         if len(calls) < MIN_VALUES:
             return "no_calls"

@@ -22,10 +22,12 @@ GRACE = 3.0
 POOL_UID = 1_000_000  # runner's per-job host uids start here
 
 
-def _sandbox_processes(idle: frozenset[int] = frozenset()) -> list[int]:
-    """Live processes descending from this test process under a sandbox uid (other suites may run
-    sandboxes at the same time, so only our own descendants count), except the pre-started
-    sandboxes in ``idle`` that wait for the next job."""
+def _sandbox_processes(root: Path, idle: frozenset[int] = frozenset()) -> list[int]:
+    """Live processes under a sandbox uid that belong to a sandbox of this module, except the
+    pre-started ones in ``idle`` that wait for the next job. Belonging is by ancestry: a bwrap
+    whose command line binds a work dir under ``root``. Other modules' sandboxes in this process
+    (a session fixture's pool refills in the background and may be spawning one just now) and
+    other suites' never count."""
     parent: dict[int, int] = {}
     boxed: list[int] = []
     for name in os.listdir("/proc"):
@@ -43,16 +45,26 @@ def _sandbox_processes(idle: frozenset[int] = frozenset()) -> list[int]:
         parent[int(name)] = int(fields[1])
         if uid >= POOL_UID or uid == 65534:
             boxed.append(int(name))
-    me, out = os.getpid(), []
+    marker = str(root).encode()
+    ours: dict[int, bool] = {}
+
+    def binds_ours(pid: int) -> bool:
+        if pid not in ours:
+            try:
+                with open(f"/proc/{pid}/cmdline", "rb") as f:
+                    ours[pid] = marker in f.read()
+            except OSError:
+                ours[pid] = False
+        return ours[pid]
+
+    out = []
     for pid in boxed:
-        p, hops = pid, 0
-        while p > 1 and hops < 64:
-            if p in idle:
-                break
-            p, hops = parent.get(p, 0), hops + 1
-            if p == me:
-                out.append(pid)
-                break
+        chain, p = [], pid
+        while p > 1 and len(chain) < 64:
+            chain.append(p)
+            p = parent.get(p, 0)
+        if not idle.intersection(chain) and any(binds_ours(c) for c in chain):
+            out.append(pid)
     return out
 
 
@@ -79,20 +91,34 @@ def host_unchanged(workdirs: Path, sandbox: Sandbox) -> Iterator[None]:
     the pre-started sandboxes waiting for the next job, this sandbox's and other test modules'
     (those existed before the test began). This sandbox's own waiting ones are not exempt once a
     job took them: a program that survived its job would keep its launcher's pid."""
-    before = set(_sandbox_processes(frozenset(p.proc.pid for p in sandbox.idle())))
+    before = set(_sandbox_processes(workdirs, frozenset(p.proc.pid for p in sandbox.idle())))
     yield
 
     def leftovers() -> tuple[list[int], list[Path]]:
         idle = sandbox.idle()
         pids = frozenset(p.proc.pid for p in idle)
         dirs = {p.workdir for p in idle}
-        alive = [pid for pid in _sandbox_processes(pids) if pid not in before]
+        alive = [pid for pid in _sandbox_processes(workdirs, pids) if pid not in before]
         return alive, [d for d in workdirs.iterdir() if d not in dirs]
 
     deadline = time.monotonic() + 2
     while any(leftovers()) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert leftovers() == ([], [])
+    alive, dirs = leftovers()
+    assert (alive, dirs) == ([], []), [_describe(pid) for pid in alive]
+
+
+def _describe(pid: int) -> str:
+    """State, parent and command line of a leftover, so a failure says what survived."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            cmd = f.read().replace(b"\0", b" ").decode(errors="replace")[:200]
+    except OSError:
+        return f"{pid}: gone"
+    fields = stat[stat.rindex(b")") + 2 :].split()
+    return f"{pid}: state {fields[0].decode()} ppid {int(fields[1])} {cmd!r}"
 
 
 def _run(sandbox: Sandbox, job: Job) -> tuple[object, float]:

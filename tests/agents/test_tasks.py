@@ -13,11 +13,11 @@ from xinstruct.agents.tasks import (
     InstructionTask,
     TestsTask,
     complete_tests,
-    defined_names,
     parse_instruction,
     profile_vars,
 )
 from xinstruct.agents.verify import verify
+from xinstruct.core.code_analysis import defined_names
 from xinstruct.sandbox import Limits, Sandbox, available_languages
 
 CASES = {

@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from xinstruct.core.code_analysis import find_function
 from xinstruct.core.errors import ConfigError, InputError
 from xinstruct.eval.benchmarks import load_tasks, parse_benchmark, select_tasks
 from xinstruct.eval.decontam import Decontaminator, export_ngrams
-from xinstruct.eval.extract import find_function, pick_code, sanitize_python, splice
+from xinstruct.eval.extract import pick_code, sanitize_python, splice
 from xinstruct.eval.passk import mean_pass_at_k, pass_at_k
 
 

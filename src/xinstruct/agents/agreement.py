@@ -18,7 +18,8 @@ from typing import Any
 
 from xinstruct.agents.calls import Rendered
 from xinstruct.agents.profiles import Profile
-from xinstruct.agents.tasks import defined_names, render
+from xinstruct.agents.tasks import render
+from xinstruct.core.code_analysis import defined_names
 from xinstruct.sandbox.capture import Capture, is_value, parse_calls
 
 VERIFY_MODES = ("tests", "agreement", "both")

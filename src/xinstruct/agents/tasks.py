@@ -19,9 +19,9 @@ import yaml
 
 from xinstruct.agents.calls import Rendered
 from xinstruct.agents.profiles import Profile
+from xinstruct.core.code_analysis import defined_names, drop_mains, strip_literals
 from xinstruct.core.instructions import Cleaned, clean_instruction
 from xinstruct.core.languages import normalize_language
-from xinstruct.eval.extract import drop_mains, strip_literals
 
 PROMPT_FILES = ("seed.yaml", "code.yaml", "evolve.yaml", "scorer.yaml")
 MAX_INSTRUCTION_CHARS = 1500
@@ -200,30 +200,6 @@ def complete_tests(tests: str, language: str) -> str:
         return tests
     kept = tests[:cut].rstrip()
     return kept + "".join("\n" + "    " * level + "}" for level in reversed(range(open_blocks)))
-
-
-# Where each language defines a callable, so the tests prompt can name it: the model otherwise
-# copies the hint's example name (`f(2)`) and its tests call a function that does not exist.
-_DEFINITIONS = {
-    "python": r"^def\s+([A-Za-z_]\w*)\s*\(",
-    "php": r"\bfunction\s+([A-Za-z_]\w*)\s*\(",
-    "typescript": r"\bfunction\s+([A-Za-z_]\w*)\s*[(<]",
-    "javascript": r"\bfunction\s+([A-Za-z_]\w*)\s*\(",
-    "bash": r"^\s*(?:function\s+)?([A-Za-z_][\w-]*)\s*(?:\(\s*\))?\s*\{",
-    "java": r"\bstatic\s+(?:[\w<>\[\],.?]+\s+)+([A-Za-z_]\w*)\s*\(",
-    "csharp": r"\bstatic\s+(?:[\w<>\[\],.?]+\s+)+([A-Za-z_]\w*)\s*\(",
-    "cpp": r"^(?:[\w:<>,*&]+\s+)+\**&?([A-Za-z_]\w*)\s*\([^;{]*\)\s*(?:const\s*)?\{",
-}
-_NOT_NAMES = {"main", "Main", "if", "for", "while", "switch", "return", "function"}
-
-
-def defined_names(solution: str, language: str) -> list[str]:
-    """Names of the functions or methods a solution defines, in order (none for other languages)."""
-    pattern = _DEFINITIONS.get(language)
-    if pattern is None:
-        return []
-    found = (m.group(1) for m in re.finditer(pattern, solution, re.MULTILINE))
-    return list(dict.fromkeys(n for n in found if n not in _NOT_NAMES))
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from xinstruct.core.code_analysis import strip_literals
 from xinstruct.core.errors import ConfigError, InputError
 from xinstruct.core.languages import normalize_language
 from xinstruct.eval.data import locate
@@ -150,8 +151,6 @@ _NOT_NAMES = {"if", "for", "while", "switch", "return", "catch", "sizeof", "asse
 
 def declared_name(prompt: str, language: str = "") -> str:
     """Name of the last function declared in a code prompt (the one to implement); comments are ignored."""
-    from xinstruct.eval.extract import strip_literals
-
     for line in reversed(strip_literals(prompt, language).rstrip().splitlines()):
         s = line.strip()
         if not s or s.startswith(("//", "#", "*", "/*", "--", '"""', ">>>")):

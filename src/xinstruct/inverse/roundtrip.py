@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from xinstruct.agents.tasks import defined_names
+from xinstruct.core.code_analysis import defined_names
 from xinstruct.core.fences import fence, first_fenced_block
 from xinstruct.core.languages import display_name
 from xinstruct.core.pipeline import Step

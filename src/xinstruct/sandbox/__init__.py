@@ -15,16 +15,9 @@ compile_error, runtime_error, timeout, memory_exceeded, output_limit, unavailabl
 ``available_languages()`` / ``language_info()`` report the installed toolchains.
 """
 
+from xinstruct.sandbox.jobs import Job, Limits, Result, Verdict
 from xinstruct.sandbox.languages import LANGUAGES, Language, get_language
-from xinstruct.sandbox.runner import (
-    Job,
-    Limits,
-    Result,
-    Sandbox,
-    Verdict,
-    available_languages,
-    language_info,
-)
+from xinstruct.sandbox.runner import Sandbox, available_languages, language_info
 
 __all__ = [
     "LANGUAGES",

@@ -20,7 +20,8 @@ import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from xinstruct.sandbox.runner import Job, Limits, Result, Sandbox
+from xinstruct.sandbox.jobs import Job, Limits, Result
+from xinstruct.sandbox.runner import Sandbox
 
 MARK = "@@XR"
 _LINE = re.compile(r"^@@XR(\d+)@@ ?(.*)$", re.M)

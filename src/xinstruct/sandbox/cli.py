@@ -8,7 +8,8 @@ import sys
 import click
 
 from xinstruct.core.languages import language_from_path
-from xinstruct.sandbox.runner import Job, Limits, Sandbox, language_info
+from xinstruct.sandbox.jobs import Job, Limits
+from xinstruct.sandbox.runner import Sandbox, language_info
 
 
 @click.command("exec")

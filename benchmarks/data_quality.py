@@ -54,9 +54,9 @@ from xinstruct.agents.profiles import get_profile
 from xinstruct.agents.tasks import profile_vars
 from xinstruct.core.cache import CallCache
 from xinstruct.core.progress import make_progress
+from xinstruct.data.decontam import Decontaminator
 from xinstruct.eval.benchmarks import Task, load_tasks, parse_benchmark, read_jsonl_gz
 from xinstruct.eval.data import locate
-from xinstruct.eval.decontam import Decontaminator
 from xinstruct.eval.programs import build_candidate, reference_candidate
 from xinstruct.llm.cached import CachedBackend
 from xinstruct.llm.coalesce import CoalescingBackend

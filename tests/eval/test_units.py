@@ -9,8 +9,8 @@ import pytest
 
 from xinstruct.core.code_analysis import find_function
 from xinstruct.core.errors import ConfigError, InputError
+from xinstruct.data.decontam import Decontaminator, export_ngrams
 from xinstruct.eval.benchmarks import load_tasks, parse_benchmark, select_tasks
-from xinstruct.eval.decontam import Decontaminator, export_ngrams
 from xinstruct.eval.extract import pick_code, sanitize_python, splice
 from xinstruct.eval.passk import mean_pass_at_k, pass_at_k
 
@@ -198,7 +198,7 @@ def test_drop_contaminated_step_and_specs(benchmarks_dir: Path, tmp_path: Path) 
     """Names and n-gram files both work as --decontaminate values; drops are counted by reason with
     the record's file and line."""
     from xinstruct.core.records import Record
-    from xinstruct.eval.decontam import DropContaminated
+    from xinstruct.data.decontam import DropContaminated
 
     task = load_tasks(parse_benchmark("mbpp+"), benchmarks_dir)[5]
     he = load_tasks(parse_benchmark("humaneval+"), benchmarks_dir)[7]

@@ -227,8 +227,8 @@ def test_unusable_inputs_are_errors_not_empty_datasets(tmp_path, scripted_backen
 
 def test_decontaminate_drops_benchmark_snippets_and_counts_them(tmp_path, scripted_backend, benchmarks_dir):
     """A corpus row holding a HumanEval+ solution never reaches the model; the summary counts it."""
+    from xinstruct.data.decontam import export_ngrams
     from xinstruct.eval.benchmarks import load_tasks, parse_benchmark
-    from xinstruct.eval.decontam import export_ngrams
 
     task = load_tasks(parse_benchmark("humaneval+"), benchmarks_dir)[3]
     rows = [json.loads(line) for line in EXAMPLE.read_text().splitlines()[:3]]

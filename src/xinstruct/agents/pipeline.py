@@ -49,7 +49,7 @@ from xinstruct.core.pipeline import SkipLog
 from xinstruct.core.progress import make_progress
 from xinstruct.core.records import Record
 from xinstruct.core.runs import RunDir, write_jsonl_atomic
-from xinstruct.eval.decontam import Decontaminator, DropContaminated
+from xinstruct.data.decontam import Decontaminator, DropContaminated
 from xinstruct.llm.base import Backend, PromptTooLong
 from xinstruct.llm.cached import CachedBackend
 from xinstruct.llm.coalesce import CoalescingBackend

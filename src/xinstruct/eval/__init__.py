@@ -1,4 +1,6 @@
-"""Benchmark evaluation: loaders, prompts, answer extraction, sandboxed scoring, pass@k, decontamination.
+"""Benchmark evaluation: loaders, prompts, answer extraction, sandboxed scoring, pass@k.
+
+Decontamination against the benchmarks is a data filter in ``xinstruct.data.decontam``.
 
 See docs/eval.md; the CLI is ``xinstruct eval`` (``eval.cli``).
 """

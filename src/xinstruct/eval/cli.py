@@ -176,7 +176,7 @@ def print_summary(summary: dict[str, Any], console: Console) -> None:
 @click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), required=True, help="JSON file to write")
 def decontam_export(benchmarks: tuple[str, ...], data: Path | None, ngram: int, out: Path) -> None:
     """Export benchmark prompts and solutions as n-gram shingle sets for training-data decontamination."""
-    from xinstruct.eval.decontam import export_ngrams
+    from xinstruct.data.decontam import export_ngrams
 
     names = [n.strip() for b in benchmarks for n in b.split(",") if n.strip()]
     info = export_ngrams(names, out, n=ngram, data=data)

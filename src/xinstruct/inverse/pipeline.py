@@ -24,7 +24,7 @@ from xinstruct.core.pipeline import Shard, SkipLog, Step, chain
 from xinstruct.core.progress import make_progress
 from xinstruct.core.records import Record
 from xinstruct.core.runs import RunDir, write_jsonl_atomic
-from xinstruct.eval.decontam import Decontaminator, DropContaminated
+from xinstruct.data.decontam import Decontaminator, DropContaminated
 from xinstruct.inverse.config import InverseConfig
 from xinstruct.inverse.extract import ExtractCode, ExtractSettings
 from xinstruct.inverse.output import SOURCE, dataset_rows, export, original_row

@@ -199,7 +199,7 @@ def drop_contaminated(
 ) -> tuple[list[Row], dict[str, Any] | None]:
     """The rows (conversations or preference pairs) whose text shares no n-gram with the benchmarks
     ``specs`` names, and what was dropped; refuses to return nothing."""
-    from xinstruct.eval.decontam import Decontaminator
+    from xinstruct.data.decontam import Decontaminator
 
     dec = Decontaminator.from_specs(specs)
     if dec is None:

@@ -4,7 +4,9 @@
 (or builds from tasks) and answers whether a training text shares shingles with any benchmark text.
 Words are lower-cased alphanumeric tokens, so formatting and punctuation changes do not hide a copy.
 The data stages (``inverse``, ``agents``, ``train sft``) take ``--decontaminate`` and drop, and
-count, every input or sample that shares an n-gram with the named benchmarks.
+count, every input or sample that shares an n-gram with the named benchmarks: as the
+:class:`DropContaminated` step on records, or through :meth:`Decontaminator.overlaps` on other rows.
+Benchmarks named by ``--decontaminate`` are read by ``eval.benchmarks``' loaders (imported only then).
 """
 
 from __future__ import annotations

@@ -15,8 +15,12 @@ def test_summarize_prompt_and_prefix_follow_the_paper():
     prefixes = {task.prefix("cpp", 0, "rec", i) for i in range(40)}
     verbs = {"Write a", "Create a", "Implement a", "Develop a", "Design a", "Build a", "I want a"}
     assert prefixes == {f"{v} C++" for v in verbs}
-    # the draw depends on the record identity and seed only
-    assert task.prefix("cpp", 0, "rec", 3) == task.prefix("cpp", 0, "rec", 3)
+    # the draw depends on the record identity, the candidate index and the seed only: another task
+    # object draws the same, another seed or record draws another sequence
+    draws = [task.prefix("cpp", 0, "rec", i) for i in range(40)]
+    assert draws == [SummarizeTask(load_prompt("summarize")).prefix("cpp", 0, "rec", i) for i in range(40)]
+    assert draws != [task.prefix("cpp", 1, "rec", i) for i in range(40)]
+    assert draws != [task.prefix("cpp", 0, "other", i) for i in range(40)]
 
 
 def test_summarize_output_cut_at_fence_and_empty_is_null():

@@ -127,7 +127,9 @@ def unusable_reason(candidates: list[dict[str, Any]]) -> str:
 
 
 class Select(Step):
-    """Keeps the chosen candidate(s) per snippet; one output record per kept candidate."""
+    """Marks the chosen candidate(s) of each snippet in ``selected``: one record per snippet leaves,
+    also when nothing was chosen (``selected`` empty, ``unselected_reason`` set), so a resumed run
+    knows the snippet is finished; the output rows are made from ``selected`` later."""
 
     name = "select"
 

@@ -88,7 +88,7 @@ print(json.dumps({"train_s": secs, "tokens_per_pass": tokens, "steps": trainer.s
 
 def run_plain(data: Path, out: Path, a: argparse.Namespace) -> dict:
     from xinstruct.models import resolve_model
-    from xinstruct.models.registry import models_dir
+    from xinstruct.models.catalog import models_dir
 
     ref = resolve_model(a.base)
     if ref.format == "gguf":

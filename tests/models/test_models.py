@@ -8,7 +8,8 @@ from click.testing import CliRunner
 from xinstruct.cli import cli
 from xinstruct.core.errors import ModelError
 from xinstruct.models import pull as pull_mod
-from xinstruct.models.registry import DEFAULT_MODEL, ModelSpec, known_models, resolve_model
+from xinstruct.models.catalog import DEFAULT_MODEL, ModelSpec, known_models
+from xinstruct.models.registry import resolve_model
 
 
 def fake_chunks(tmp_path: Path, parts: list[bytes]) -> tuple[ModelSpec, dict[str, Path]]:

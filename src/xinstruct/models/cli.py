@@ -8,8 +8,9 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from xinstruct.models.catalog import DEFAULT_MODEL, installed_path, known_models
 from xinstruct.models.pull import pull_model
-from xinstruct.models.registry import DEFAULT_MODEL, file_sha256, installed_path, known_models
+from xinstruct.models.registry import file_sha256
 
 
 @click.group("models")

@@ -26,7 +26,7 @@ from rich.progress import (
 )
 
 from xinstruct.core.errors import ModelError
-from xinstruct.models.registry import ModelSpec, installed_path
+from xinstruct.models.catalog import ModelSpec, installed_path
 
 
 def _download(requirement: str, dest: Path) -> Path:

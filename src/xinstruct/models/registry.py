@@ -1,29 +1,17 @@
-"""Model catalog and resolution of a user's ``--model`` into a file or directory on disk."""
+"""Resolution of a user's ``--model`` (a registered name, a GGUF file, a Hugging Face directory) into a
+model on disk with its identity; the catalog itself is ``catalog.py``."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import os
-import tomllib
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
 from xinstruct.core.errors import ModelError
-
-
-@dataclass(frozen=True)
-class ModelSpec:
-    """A registered model: what file it is and which PyPI chunks hold it."""
-
-    name: str
-    description: str
-    file: str
-    size: int
-    sha256: str
-    chunks: tuple[tuple[str, str], ...]
-    default: bool = False
+from xinstruct.models import pull as downloads  # a module, so tests can stand in for the download
+from xinstruct.models.catalog import DEFAULT_MODEL, installed_path, known_models, models_dir
 
 
 @dataclass(frozen=True)
@@ -37,40 +25,6 @@ class ModelRef:
 
     def identity(self) -> dict[str, str]:
         return {"name": self.name, "path": str(self.path), "format": self.format, "sha256": self.sha256}
-
-
-def models_dir() -> Path:
-    """Where pulled models live: $XDG_CACHE_HOME/xinstruct/models (default ~/.cache)."""
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "xinstruct" / "models"
-
-
-def known_models() -> dict[str, ModelSpec]:
-    text = resources.files("xinstruct.models").joinpath("catalog.toml").read_text(encoding="utf-8")
-    catalog = tomllib.loads(text)["models"]
-    return {
-        name: ModelSpec(
-            name=name,
-            description=entry["description"],
-            file=entry["file"],
-            size=int(entry["size"]),
-            sha256=entry["sha256"],
-            chunks=tuple((pkg, member) for pkg, member in entry["chunks"]),
-            default=bool(entry.get("default", False)),
-        )
-        for name, entry in catalog.items()
-    }
-
-
-def _default_name() -> str:
-    return next(name for name, spec in known_models().items() if spec.default)
-
-
-DEFAULT_MODEL = _default_name()
-
-
-def installed_path(spec: ModelSpec) -> Path:
-    return models_dir() / spec.file
 
 
 def file_sha256(path: Path, chunk: int = 1 << 22) -> str:
@@ -119,9 +73,7 @@ def resolve_model(spec: str | None, *, pull: bool = True) -> ModelRef:
         if not path.exists():
             if not pull:
                 raise ModelError(f"model '{name}' is not installed; run: xinstruct models pull {name}")
-            from xinstruct.models.pull import pull_model
-
-            pull_model(entry)
+            downloads.pull_model(entry)
         return ModelRef(name=name, path=path, format="gguf", sha256=entry.sha256)
     path = Path(name).expanduser()
     if path.is_file():

@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from xinstruct.core.errors import InputError, ModelError, XInstructError
-from xinstruct.models.registry import ModelRef, models_dir, resolve_model
+from xinstruct.models.catalog import models_dir
+from xinstruct.models.registry import ModelRef, resolve_model
 from xinstruct.train.loading import load_model, load_tokenizer
 from xinstruct.train.model_card import read_model_card
 

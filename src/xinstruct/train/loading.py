@@ -6,7 +6,8 @@ from pathlib import Path
 from typing import Any
 
 from xinstruct.core.errors import ModelError, XInstructError
-from xinstruct.models.registry import ModelRef, models_dir
+from xinstruct.models.catalog import models_dir
+from xinstruct.models.registry import ModelRef
 from xinstruct.train import HF_HINT
 
 

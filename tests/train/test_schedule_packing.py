@@ -40,7 +40,7 @@ def test_warmup_goes_to_the_argument_the_installed_transformers_reads(monkeypatc
     import transformers
     from trl import SFTConfig
 
-    from xinstruct.train.sft import trainer_args, warmup_args
+    from xinstruct.train.training_run import trainer_args, warmup_args
 
     args = SFTConfig(**trainer_args(SftTrainConfig(warmup_ratio=0.03), Path("unused"), 1.0))
     assert args.get_warmup_steps(100) == 3 and args.get_warmup_steps(1000) == 30

@@ -19,7 +19,7 @@ from xinstruct.train.config import DpoTrainConfig
 from xinstruct.train.data import drop_contaminated, load_pairs
 from xinstruct.train.loading import apply_lora, load_model, load_tokenizer
 from xinstruct.train.model_card import write_model_card
-from xinstruct.train.sft import (
+from xinstruct.train.training_run import (
     STAGE_DONE,
     Log,
     is_main_process,

@@ -25,8 +25,9 @@ from typing import Any
 from rich.console import Console
 
 from xinstruct.agents.calls import Caller
+from xinstruct.agents.cli import summary_table
 from xinstruct.agents.config import AgentsConfig
-from xinstruct.agents.pipeline import AgentsRun, summary_table
+from xinstruct.agents.pipeline import AgentsRun
 from xinstruct.agents.profiles import DEFAULT_LANGUAGES, get_profile
 from xinstruct.agents.scorer import score_sample
 from xinstruct.agents.verify import verify
@@ -124,7 +125,6 @@ def main() -> None:
     console = Console(stderr=True)
     out = Path(args.out)
     backend = LlamaCppBackend(resolve_model(None), n_ctx=4096, n_threads=args.threads, parallel=args.parallel)
-    model = resolve_model(None)
     results: dict[str, Any] = {}
     rescored: dict[str, list[dict[str, Any]]] = {}
     first_cache: Path | None = args.seed_cache
@@ -141,7 +141,7 @@ def main() -> None:
         if first_cache is not None:
             copy_cache(first_cache, run_dir / "llm-cache.sqlite")
         started = time.perf_counter()
-        summary = AgentsRun(cfg, args.input, run_dir, backend, model_identity=model.identity(), console=console).execute()
+        summary = AgentsRun(cfg, args.input, run_dir, backend, console=console).execute()
         summary["bench_wall_seconds"] = round(time.perf_counter() - started, 1)
         results[name] = summary
         first_cache = first_cache or run_dir / "llm-cache.sqlite"

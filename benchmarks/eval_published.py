@@ -18,8 +18,8 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from xinstruct.eval.cli import run_eval
 from xinstruct.eval.config import EvalConfig
+from xinstruct.eval.pipeline import run_eval
 from xinstruct.llm.factory import BackendConfig
 
 # Qwen2.5-Coder-0.5B-Instruct, Qwen2.5-Coder technical report (arXiv:2409.12186v3): Table 16

@@ -14,8 +14,8 @@ import json
 import shutil
 from pathlib import Path
 
-from xinstruct.eval.cli import run_eval
 from xinstruct.eval.config import EvalConfig
+from xinstruct.eval.pipeline import run_eval
 from xinstruct.llm.factory import BackendConfig
 
 

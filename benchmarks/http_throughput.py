@@ -22,7 +22,6 @@ from rich.console import Console
 from rich.table import Table
 
 from xinstruct.llm.base import GenerateRequest, SamplingParams
-from xinstruct.llm.factory import BackendConfig
 from xinstruct.llm.openai import OpenAIBackend
 from xinstruct.models import resolve_model
 
@@ -78,11 +77,10 @@ def main() -> None:
             table = Table(title=f"OpenAIBackend -> llama_cpp.server (loopback), {args.prompts} prompts x {args.max_tokens} tokens")
             for col in ("in flight", "seconds", "requests/s", "tokens/s"):
                 table.add_column(col, justify="right")
-            warm = OpenAIBackend(BackendConfig(backend="openai", base_url=url, api="completions"), model)
+            warm = OpenAIBackend(url, model, api="completions")
             list(warm.generate(requests[:1]))
             for level in (int(x) for x in args.levels.split(",")):
-                cfg = BackendConfig(backend="openai", base_url=url, api="completions", concurrency=level, timeout=600)
-                backend = OpenAIBackend(cfg, model)
+                backend = OpenAIBackend(url, model, api="completions", concurrency=level, timeout=600)
                 backend.served_model()
                 started = time.perf_counter()
                 results = dict(backend.generate(requests))

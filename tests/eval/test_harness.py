@@ -11,8 +11,9 @@ from click.testing import CliRunner
 
 from xinstruct.core.languages import display_name
 from xinstruct.eval.benchmarks import load_tasks, parse_benchmark
-from xinstruct.eval.cli import eval_command, run_eval
+from xinstruct.eval.cli import eval_command
 from xinstruct.eval.config import EvalConfig
+from xinstruct.eval.pipeline import run_eval
 from xinstruct.llm.factory import BackendConfig
 
 

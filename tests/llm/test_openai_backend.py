@@ -20,7 +20,6 @@ import pytest
 
 from xinstruct.core.errors import BackendError
 from xinstruct.llm.base import MISSING_LOGPROB, GenerateRequest, SamplingParams, ScoreRequest
-from xinstruct.llm.factory import BackendConfig
 from xinstruct.llm.openai import OpenAIBackend
 
 LOOPBACK = "127.0.0.1"
@@ -79,8 +78,7 @@ def wait_until_up(proc: subprocess.Popen[bytes], url: str, log_path: Path, limit
 
 
 def real_backend(url: str, model: Any, api: str = "completions") -> OpenAIBackend:
-    cfg = BackendConfig(backend="openai", base_url=url, api=api, concurrency=2, timeout=120, retries=1)
-    return OpenAIBackend(cfg, model, backoff=0.05)
+    return OpenAIBackend(url, model, api=api, concurrency=2, timeout=120, retries=1, backoff=0.05)
 
 
 CODE_TASK = ({"role": "user", "content": "Write a Python function add(a, b) that returns the sum of a and b."},)
@@ -244,9 +242,8 @@ def ok(text: str) -> Reply:
 
 
 def fake_backend(url: str, *, retries: int = 2, timeout: float = 5.0, concurrency: int = 1) -> OpenAIBackend:
-    cfg = BackendConfig(backend="openai", base_url=url, served_model="fake", api="chat",
-                        concurrency=concurrency, timeout=timeout, retries=retries)  # fmt: skip
-    return OpenAIBackend(cfg, None, backoff=0.01, max_backoff=0.05)
+    return OpenAIBackend(url, None, served_model="fake", api="chat", concurrency=concurrency, timeout=timeout,
+                         retries=retries, backoff=0.01, max_backoff=0.05)
 
 
 def ask(text: str) -> GenerateRequest:

@@ -11,9 +11,9 @@ from rich.console import Console
 from rich.table import Table
 
 from xinstruct.agents.config import AgentsConfig
-from xinstruct.core.config import config_options, output_fingerprint, resolve_configs
+from xinstruct.core.config import config_options, resolve_configs
 from xinstruct.core.errors import InputError
-from xinstruct.llm.factory import BackendConfig, make_backend, resolve_backend_model
+from xinstruct.llm.factory import BackendConfig
 from xinstruct.readers import ReaderConfig
 
 
@@ -37,6 +37,21 @@ def agents() -> None:
     """
 
 
+def summary_table(summary: dict[str, Any]) -> Table:
+    """Per-language counts of a finished run's summary, for the terminal."""
+    table = Table(title=f"xinstruct agents ({summary['mode']})")
+    for col in ("language", "proposed", "admitted", "passed (1st try + repaired)", "kept", "rejected by reason",
+                "mean total", "tokens", "time s"):
+        table.add_column(col, justify="left" if col in ("language", "rejected by reason") else "right")
+    for lang, row in summary["per_language"].items():
+        reasons = ", ".join(f"{k} {v}" for k, v in row["rejected"].items()) or "-"
+        total = row["mean_scores"].get("total")
+        passed = f"{row['passed']} ({row['passed_first_try']} + {row['passed_after_repair']})"
+        table.add_row(lang, str(row["proposed"]), str(row["admitted"]), passed, str(row["kept"]),
+                      reasons, f"{total:.2f}" if total is not None else "-", str(row["tokens"]), f"{row['seconds']:.0f}")
+    return table
+
+
 @agents.command("run")
 @click.argument("input_path", metavar="INPUT", type=click.Path(exists=True))
 @click.option("--out", "out", required=True, type=click.Path(), help="run directory (resumed when it exists)")
@@ -46,21 +61,13 @@ def agents() -> None:
 def run_command(input_path: str, out: str, config_file: str | None, overwrite: bool, **values: Any) -> None:
     """Seed samples from INPUT code (Ds1/Ds2), then R collaboration rounds; writes sft.jsonl,
     dpo.jsonl, rejected.jsonl, memory/<lang>.json and summary.json to --out."""
-    from xinstruct.agents.pipeline import AgentsRun, summary_table
+    from xinstruct.agents.pipeline import AgentsRun
 
     cfg, backend_cfg, reader_cfg = resolve_configs([AgentsConfig, BackendConfig, ReaderConfig], config_file, values)
     console = Console(stderr=True)
-    model = resolve_backend_model(backend_cfg)
-    backend = make_backend(backend_cfg, model)
-    try:
-        summary = AgentsRun(
-            cfg, input_path, out, backend,
-            model_identity=model.identity() if model else None,
-            backend_fingerprint={f"backend.{k}": v for k, v in output_fingerprint(backend_cfg).items()},
-            console=console, overwrite=overwrite, reader_cfg=reader_cfg,
-        ).execute()
-    finally:
-        backend.close()
+    summary = AgentsRun(
+        cfg, input_path, out, backend_cfg=backend_cfg, console=console, overwrite=overwrite, reader_cfg=reader_cfg,
+    ).execute()
     console.print(summary_table(summary))
     t = summary["totals"]
     console.print(

@@ -1,14 +1,20 @@
-"""Run directories: manifest, append-only result shards, summary.
+"""Run directories: the one run protocol every stage (inverse, agents, eval, train) follows.
 
 A run directory is the unit of resumption. ``run.json`` records everything needed to reproduce
-or audit the run (resolved config, model identity, prompt hashes, package versions, seed).
+or audit the run in one shape for every stage: stage, resolved config (secrets removed),
+fingerprint of the settings that change outputs, input identity, prompt hashes, model identity,
+seed and package versions. A stage opens the run *before* it builds anything expensive (a model
+load, a pull), so a resume with other settings is refused at once.
+
 Results are appended one JSON line at a time with fsync; a torn last line from a crash is cut
 off when the shard is reopened, and ids already present are skipped, so a resumed run neither
-redoes nor duplicates work.
+redoes nor duplicates work. Whole-file outputs (datasets, the skip log, the summary) are written
+atomically through the same object.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import platform
@@ -20,6 +26,14 @@ from pathlib import Path
 from typing import Any
 
 from xinstruct.core.errors import ConfigError
+
+SECRET_KEYS = frozenset({"api_key"})
+"""Config fields never written to a manifest."""
+
+MODEL_KEYS = ("sha256", "served_model", "api")
+"""The parts of a model identity that change outputs: the weights (local models), or the model a
+server serves and the API it is asked through (the openai backend). Where a model lives (path,
+base URL) is recorded but may change between a run and its resume."""
 
 _PACKAGES = ("xinstruct", "llama_cpp_python", "transformers", "torch", "trl", "peft", "datasets", "httpx", "numpy")
 
@@ -47,6 +61,49 @@ def atomic_write_text(path: Path, text: str) -> None:
 
 def atomic_write_json(path: Path, obj: Any) -> None:
     atomic_write_text(path, json.dumps(obj, indent=2, ensure_ascii=False, default=str) + "\n")
+
+
+def model_key(identity: dict[str, Any] | None) -> dict[str, Any]:
+    """What of a model identity a resume must match (:data:`MODEL_KEYS`).
+
+    Backends name the weights' hash ``model_sha256`` (their cache-key identity), model references
+    ``sha256``; both mean the same thing here.
+    """
+    ident = identity or {}
+    return {
+        "sha256": ident.get("sha256") or ident.get("model_sha256"),
+        "served_model": ident.get("served_model"),
+        "api": ident.get("api"),
+    }
+
+
+def redact(config: Any) -> Any:
+    """A config dict without secrets (API keys), at any depth."""
+    if isinstance(config, dict):
+        return {k: redact(v) for k, v in config.items() if k not in SECRET_KEYS}
+    if isinstance(config, list):
+        return [redact(v) for v in config]
+    return config
+
+
+def file_sha256(path: Path) -> str | None:
+    """sha256 of a file's bytes (None when it is not a file: a directory input has no one digest)."""
+    if not path.is_file():
+        return None
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(1 << 20):
+            h.update(block)
+    return h.hexdigest()
+
+
+def input_identity(*paths: str | Path) -> list[dict[str, Any]]:
+    """Where a run's input came from and, for files, what it held (directories: the path only)."""
+    out = []
+    for p in paths:
+        path = Path(p)
+        out.append({"path": str(path.resolve()), "sha256": file_sha256(path)})
+    return out
 
 
 class ShardWriter:
@@ -100,6 +157,7 @@ class RunDir:
     def __init__(self, path: str | Path, stage: str) -> None:
         self.path = Path(path)
         self.stage = stage
+        self.resumed = False
 
     @property
     def manifest_path(self) -> Path:
@@ -120,9 +178,14 @@ class RunDir:
         model: dict[str, Any] | None,
         prompts: dict[str, str],
         seed: int | None,
+        input: list[dict[str, Any]] | None = None,
         overwrite: bool = False,
     ) -> bool:
-        """Create or reopen the run; returns True when resuming. Raises on a settings mismatch."""
+        """Create or reopen the run; returns True when resuming. Raises on a settings mismatch.
+
+        Call it before building the model: ``model`` is the identity the backend will have
+        (``llm.factory.BackendPlan.identity``), known without loading or pulling anything.
+        """
         self.path.mkdir(parents=True, exist_ok=True)
         resumed = False
         if self.manifest_path.exists():
@@ -131,8 +194,8 @@ class RunDir:
             if previous.get("stage") != self.stage:
                 raise ConfigError(f"{self.path}: holds a '{previous.get('stage')}' run, not '{self.stage}'; use another --out")
             changed = sorted(k for k in set(old_fp) | set(fingerprint) if old_fp.get(k) != fingerprint.get(k))
-            if previous.get("model", {}) and model and previous["model"].get("sha256") != model.get("sha256"):
-                changed.append("model")
+            old_model, new_model = model_key(previous.get("model")), model_key(model)
+            changed += [f"model.{k}" for k in MODEL_KEYS if old_model[k] != new_model[k]]
             if changed and not overwrite:
                 raise ConfigError(
                     f"{self.path}: was made with other settings ({', '.join(changed)}); "
@@ -146,14 +209,16 @@ class RunDir:
             "stage": self.stage,
             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "command": sys.argv,
-            "config": config,
+            "config": redact(config),
             "fingerprint": fingerprint,
+            "input": input,
             "model": model,
             "prompts": prompts,
             "seed": seed,
             "versions": package_versions(),
         }
         atomic_write_json(self.manifest_path, manifest)
+        self.resumed = resumed
         return resumed
 
     def clear(self) -> None:
@@ -175,6 +240,14 @@ class RunDir:
     def rows(self, name: str) -> Iterator[dict[str, Any]]:
         for shard in sorted((self.path / "shards").glob(f"{name}-*.jsonl")):
             yield from read_jsonl(shard)
+
+    def write_rows(self, name: str, rows: Iterable[dict[str, Any]]) -> int:
+        """A whole output file ``<name>.jsonl`` (datasets rebuilt from the shards), atomically."""
+        return write_jsonl_atomic(self.path / f"{name}.jsonl", rows)
+
+    def write_skips(self, entries: Iterable[dict[str, Any]]) -> int:
+        """``skipped.jsonl``: every skipped input or dropped record, with where it came from."""
+        return self.write_rows("skipped", entries)
 
     def write_summary(self, summary: dict[str, Any]) -> Path:
         path = self.path / "summary.json"

@@ -301,12 +301,14 @@ class Experiment:
         out = self.out / "arms" / model.arm / "eval" / slug(benchmark)
 
         def work() -> None:
-            from xinstruct.eval.cli import run_eval
+            from xinstruct.eval.pipeline import run_eval
             from xinstruct.llm.factory import make_backend
 
             if model.backend is None:
                 model.backend = make_backend(backend_cfg)
-            run_eval(eval_cfg, backend_cfg, out, overwrite=True, backend=model.backend, console=self.console)
+            summary = run_eval(eval_cfg, backend_cfg, out, overwrite=True, backend=model.backend, console=self.console)
+            for row in summary["benchmarks"]:
+                self.log(f"{model.arm}: {row['benchmark']} pass@1 {row.get('pass@1')} ({row['scored']}/{row['tasks']} tasks)")
 
         # the exported model keeps its path when it changes: its old evaluation must go, not be resumed
         self.phase(f"eval-{model.arm}-{slug(benchmark)}", settings, out / "summary.json", work, clear=out)

@@ -23,7 +23,7 @@ from xinstruct.core.instructions import REJECT_REASONS
 from xinstruct.core.pipeline import Shard, SkipLog, Step, chain
 from xinstruct.core.progress import make_progress
 from xinstruct.core.records import Record
-from xinstruct.core.runs import RunDir, write_jsonl_atomic
+from xinstruct.core.runs import RunDir, input_identity
 from xinstruct.data.decontam import Decontaminator, DropContaminated
 from xinstruct.inverse.config import InverseConfig
 from xinstruct.inverse.extract import ExtractCode, ExtractSettings
@@ -34,7 +34,7 @@ from xinstruct.inverse.tasks import JudgeTask, SummarizeTask
 from xinstruct.inverse.templates import load_prompt
 from xinstruct.llm.base import Backend
 from xinstruct.llm.cached import CachedBackend
-from xinstruct.llm.factory import BackendConfig, make_backend, resolve_backend_model
+from xinstruct.llm.factory import BackendConfig, plan_backend
 from xinstruct.readers import ReaderConfig, read_input
 from xinstruct.sandbox import Sandbox
 
@@ -157,15 +157,19 @@ def run_inverse(
     if cfg.limit is not None:
         snippets = snippets[: cfg.limit]
 
-    model = None
+    # the run directory is checked against the model's identity before the model is loaded or pulled
+    plan = None
     if backend is None:
-        model = resolve_backend_model(backend_cfg)
-    model_identity = model.identity() if model else {"backend": getattr(backend, "kind", "custom")}
+        plan = plan_backend(backend_cfg)
+        model_identity = plan.identity()
+    else:
+        model_identity = backend.identity()
     resumed = run.open(
         config={"inverse": config_to_dict(cfg), "backend": config_to_dict(backend_cfg), "reader": config_to_dict(reader_cfg),
                 "input": str(input_path)},
         fingerprint={**output_fingerprint(cfg, reader_cfg), "backend": backend_cfg.backend, "input": str(Path(input_path).resolve())},
         model=model_identity,
+        input=input_identity(input_path),
         prompts={"summarize": summarize_prompt.sha256, "judge": judge_prompt.sha256,
                  **({"roundtrip": roundtrip_prompt.sha256} if roundtrip_prompt else {})},
         seed=cfg.seed,
@@ -176,7 +180,8 @@ def run_inverse(
     if resumed:
         console.print(f"resuming {run.path}: {len(done)} snippets done, {len(todo)} to go")
 
-    inner = backend if backend is not None else make_backend(backend_cfg, model)
+    inner = plan.build() if plan is not None else backend
+    assert inner is not None
     cache = CallCache(run.cache_path)
     llm = CachedBackend(inner, cache)
     summarize = Summarize(
@@ -235,7 +240,7 @@ def run_inverse(
         {"stage": "llm", "reason": r["status"], "file": None, "line": None, "id": r["id"], "detail": r.get("detail", "")}
         for r in results if r["status"] != "ok"
     ]
-    write_jsonl_atomic(run.path / "skipped.jsonl", [*skips.entries, *llm_skips])
+    run.write_skips([*skips.entries, *llm_skips])
     elapsed = time.perf_counter() - started
     summary = summarize_run(
         results, skips, read=len(records) + _read_skips(skips), extracted=len(snippets),

@@ -1,13 +1,24 @@
-"""Backend selection from a validated config (what every stage's CLI shares)."""
+"""The composition root of backends: every stage builds its model from a ``BackendConfig`` here.
+
+Building is split in two so a run can check its directory first: :func:`plan_backend` names the
+model (path and sha256, or served model, base URL and API) without loading weights or pulling a
+registered model; :meth:`BackendPlan.build` then does the expensive part. The backends themselves
+take explicit arguments and know nothing of this config or of command-line flags.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from xinstruct.core.config import option
 from xinstruct.core.errors import ConfigError
 from xinstruct.llm.base import Backend
+from xinstruct.models.catalog import DEFAULT_MODEL, installed_path, known_models
 from xinstruct.models.registry import ModelRef, resolve_model
+
+if TYPE_CHECKING:
+    from xinstruct.llm.openai import OpenAIBackend
 
 BACKENDS = ("llamacpp", "openai", "transformers")
 
@@ -61,25 +72,82 @@ class BackendConfig:
             raise ConfigError("concurrency must be >= 1, retries >= 0 and timeout > 0")
 
 
-def resolve_backend_model(cfg: BackendConfig) -> ModelRef | None:
-    """The local model, when there is one (the openai backend may name only a served model)."""
-    if cfg.backend == "openai" and cfg.model is None:
-        return None
-    return resolve_model(cfg.model)
+def locate_model(spec: str | None) -> ModelRef:
+    """The model ``spec`` names, without pulling it: a registered model's identity is its catalog
+    entry, so a run can be checked before a pull; paths are hashed (memoised) as they are."""
+    entry = known_models().get(spec or DEFAULT_MODEL)
+    if entry is not None:
+        return ModelRef(name=entry.name, path=installed_path(entry), format="gguf", sha256=entry.sha256)
+    return resolve_model(spec, pull=False)
+
+
+def _openai(cfg: BackendConfig, model: ModelRef | None) -> OpenAIBackend:
+    from xinstruct.llm.openai import OpenAIBackend
+
+    if cfg.api == "completions" and model is None:
+        raise ConfigError(
+            "--api completions renders the chat template locally: name the served model's GGUF file "
+            "or Hugging Face directory with --model (or use --api chat)"
+        )
+    return OpenAIBackend(
+        cfg.base_url or "", model, served_model=cfg.served_model, api=cfg.api, api_key=cfg.api_key,
+        concurrency=cfg.concurrency, timeout=cfg.timeout, retries=cfg.retries,
+    )
+
+
+@dataclass
+class BackendPlan:
+    """A backend chosen but not yet built; :meth:`identity` is what a run manifest records."""
+
+    cfg: BackendConfig
+    model: ModelRef | None
+    """The local model (None: the openai backend naming only a served model); maybe not pulled yet."""
+    _client: OpenAIBackend | None = field(default=None, repr=False)
+
+    def _served(self) -> OpenAIBackend:
+        # an HTTP client is cheap: built early, it describes the served model itself
+        if self._client is None:
+            if self.model is not None and not self.model.path.exists():
+                self.model = resolve_model(self.cfg.model)  # the template is rendered from the files
+            self._client = _openai(self.cfg, self.model)
+        return self._client
+
+    def identity(self) -> dict[str, Any]:
+        """The backend's own description of its model: path and sha256 of local weights, or served
+        model, base URL and API (and the local weights, when named) for the openai backend."""
+        if self.cfg.backend == "openai":
+            return self._served().describe()
+        assert self.model is not None
+        return {"backend": self.cfg.backend, **self.model.identity()}
+
+    def build(self) -> Backend:
+        """Load the model (pulling a registered one first when it is not installed)."""
+        if self.cfg.backend == "openai":
+            return self._served()
+        return make_backend(self.cfg, self.model)
+
+
+def plan_backend(cfg: BackendConfig) -> BackendPlan:
+    """Name the configured model without loading or pulling it."""
+    if cfg.backend not in BACKENDS:
+        raise ConfigError(f"unknown backend {cfg.backend!r}; choose one of {', '.join(BACKENDS)}")
+    model = None if cfg.backend == "openai" and cfg.model is None else locate_model(cfg.model)
+    return BackendPlan(cfg, model)
 
 
 def make_backend(cfg: BackendConfig, model: ModelRef | None = None) -> Backend:
     """Build the configured backend; heavy imports happen only for the one chosen."""
-    model = model if model is not None else resolve_backend_model(cfg)
+    if model is None and not (cfg.backend == "openai" and cfg.model is None):
+        model = resolve_model(cfg.model)
+    elif model is not None and not model.path.exists():
+        model = resolve_model(cfg.model)  # a located registered model: pull it now
     if cfg.backend == "llamacpp":
         from xinstruct.llm.llamacpp import LlamaCppBackend
 
         assert model is not None
         return LlamaCppBackend(model, n_ctx=cfg.n_ctx, n_threads=cfg.threads, parallel=cfg.parallel)
     if cfg.backend == "openai":
-        from xinstruct.llm.openai import OpenAIBackend
-
-        return OpenAIBackend(cfg, model)
+        return _openai(cfg, model)
     if cfg.backend == "transformers":
         from xinstruct.llm.transformers import TransformersBackend
 

@@ -1,14 +1,13 @@
 """Backend for any OpenAI-compatible server (vLLM, SGLang, llama.cpp server, TGI, Ollama).
 
-Requests go out over httpx on an asyncio loop in a background thread, at most ``concurrency``
-in flight, and the synchronous iterator yields each result as soon as it finishes, so the
-cache stores finished calls even when a later request fails for good.
+This module writes the request payloads and reads the replies; ``llm/openai_http.py`` moves them
+(bounded concurrency, retries with backoff, results streamed as they finish).
 
 Two APIs:
 
 - ``completions`` renders the model's own chat template locally (from the GGUF metadata or the
   Hugging Face directory) and posts the text to ``/v1/completions``. This is the portable way to
-  prefill a reply prefix, and it needs the local model (``--model``) beside the server.
+  prefill a reply prefix, and it needs the local model files beside the server.
 - ``chat`` posts messages to ``/v1/chat/completions``. A reply prefix is sent as a trailing
   assistant message with vLLM's ``continue_final_message: true, add_generation_prompt: false``;
   only servers that support those extras (vLLM, SGLang) continue the prefix, others start a new
@@ -21,18 +20,9 @@ in ``n`` support and in how they seed it, and one request per seed is reproducib
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
-import queue
-import random
-import threading
-from collections.abc import Awaitable, Callable, Iterator, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
-
-import httpx
+from collections.abc import Iterator, Sequence
+from typing import Any
 
 from xinstruct.core.errors import BackendError, ModelError
 from xinstruct.core.seeds import derive_seed
@@ -45,72 +35,55 @@ from xinstruct.llm.base import (
     ScoreRequest,
     ScoreResult,
 )
+from xinstruct.llm.openai_http import Job, Transport, body_start
 from xinstruct.llm.template import ChatTemplate
 from xinstruct.models.registry import ModelRef
 
-if TYPE_CHECKING:
-    from xinstruct.llm.factory import BackendConfig
+APIS = ("auto", "completions", "chat")
 
 TOP_LOGPROBS = 20
 """Candidates per position asked for when scoring (vLLM's default ``max_logprobs`` is 20)."""
 
 
-class _Retryable(Exception):
-    """A transport failure worth another attempt (connect error, timeout, 5xx, 429, bad JSON)."""
-
-
-@dataclass
-class _Job:
-    """One HTTP request: completion ``slot`` of request ``index``."""
-
-    index: int
-    slot: int
-    path: str
-    payload: dict[str, Any]
-
-
-def _normalise_base_url(url: str) -> str:
-    """``http://host:8000`` and ``http://host:8000/v1/`` both mean the ``/v1`` API root."""
-    url = url.rstrip("/")
-    if urlsplit(url).path in ("", "/"):
-        url += "/v1"
-    return url
-
-
-def _body_start(text: str, limit: int = 300) -> str:
-    text = " ".join(text.split())
-    return text[:limit] + ("..." if len(text) > limit else "")
-
-
 class OpenAIBackend:
+    """A served model behind an OpenAI-compatible API, described by explicit arguments.
+
+    ``model`` is the local copy of the served weights (optional): with it the chat template is
+    rendered locally (``api="completions"``) and the weights' hash names the model.
+    """
+
     kind = "openai"
 
     def __init__(
         self,
-        cfg: BackendConfig,
+        base_url: str,
         model: ModelRef | None = None,
         *,
+        served_model: str | None = None,
+        api: str = "auto",
+        api_key: str | None = None,
+        concurrency: int = 4,
+        timeout: float = 300.0,
+        retries: int = 4,
         backoff: float = 0.5,
         max_backoff: float = 30.0,
     ) -> None:
-        if not cfg.base_url:
-            raise BackendError("the openai backend needs --base-url (e.g. http://127.0.0.1:8000/v1)")
-        self.base_url = _normalise_base_url(cfg.base_url)
+        if not base_url:
+            raise BackendError("the openai backend needs the server's base URL (e.g. http://127.0.0.1:8000/v1)")
+        if api not in APIS:
+            raise BackendError(f"unknown API {api!r}; choose one of {', '.join(APIS)}")
+        self.http = Transport(base_url, api_key=api_key, concurrency=concurrency, timeout=timeout, retries=retries,
+                              backoff=backoff, max_backoff=max_backoff)
+        self.base_url = self.http.base_url
         self.model = model
-        self.concurrency = max(1, cfg.concurrency)
-        self.timeout = cfg.timeout
-        self.retries = max(0, cfg.retries)
-        self.backoff = backoff
-        self.max_backoff = max_backoff
-        self.headers = {"Authorization": f"Bearer {cfg.api_key}"} if cfg.api_key else {}
         self.template = self._local_template(model) if model is not None else None
-        if cfg.api == "completions" and self.template is None:
+        if api == "completions" and self.template is None:
             raise BackendError(
-                "--api completions renders the chat template locally: name the served model's GGUF file "
-                "or Hugging Face directory with --model (or use --api chat)"
+                "the completions API renders the chat template locally: it needs the served model's GGUF file "
+                "or Hugging Face directory (or use the chat API)"
             )
-        self.api = cfg.api if cfg.api != "auto" else ("completions" if self.template is not None else "chat")
-        self._served_model = cfg.served_model
+        self.api = api if api != "auto" else ("completions" if self.template is not None else "chat")
+        self._served_model = served_model
 
     @staticmethod
     def _local_template(model: ModelRef) -> ChatTemplate | None:
@@ -133,149 +106,26 @@ class OpenAIBackend:
             ident["template_sha256"] = self.template.sha256
         return ident
 
+    def describe(self) -> dict[str, Any]:
+        """The model for a run manifest: what the server serves, where, through which API, and the
+        local weights when known (unlike :meth:`identity`, not a cache key: it may name the URL)."""
+        ident: dict[str, Any] = {"backend": self.kind, "base_url": self.base_url, "api": self.api,
+                                 "served_model": self.served_model()}
+        if self.model is not None:
+            ident.update(self.model.identity())
+        return ident
+
     def served_model(self) -> str:
-        """The model name requests carry: ``--served-model`` or the first entry of ``/v1/models``."""
+        """The model name requests carry: the one given, else the first entry of ``/v1/models``."""
         if self._served_model is None:
-            data = self._run_sync(lambda client: self._request(client, "GET", "/models", None))
+            data = self.http.get("/models")
             try:
                 self._served_model = str(data["data"][0]["id"])
             except (KeyError, IndexError, TypeError) as exc:
                 raise BackendError(
-                    f"{self.base_url}/models: no model listed ({_body_start(json.dumps(data))}); pass --served-model"
+                    f"{self.base_url}/models: no model listed ({body_start(json.dumps(data))}); name the served model explicitly"
                 ) from exc
         return self._served_model
-
-    # -- transport ------------------------------------------------------------------------------
-
-    def _client(self) -> httpx.AsyncClient:
-        limits = httpx.Limits(max_connections=self.concurrency, max_keepalive_connections=self.concurrency)
-        return httpx.AsyncClient(headers=self.headers, timeout=httpx.Timeout(self.timeout), limits=limits)
-
-    async def _request(
-        self, client: httpx.AsyncClient, method: str, path: str, payload: dict[str, Any] | None
-    ) -> dict[str, Any]:
-        """One call with retries; raises BackendError naming URL, status and body after the last one."""
-        url = self.base_url + path
-        problem = ""
-        for attempt in range(self.retries + 1):
-            if attempt:
-                delay = min(self.max_backoff, self.backoff * 2 ** (attempt - 1))
-                await asyncio.sleep(delay * (0.5 + random.random()))
-            try:
-                return await self._attempt(client, method, url, payload)
-            except _Retryable as exc:
-                problem = str(exc)
-        raise BackendError(f"{method} {url} failed after {self.retries + 1} attempts: {problem}")
-
-    async def _attempt(
-        self, client: httpx.AsyncClient, method: str, url: str, payload: dict[str, Any] | None
-    ) -> dict[str, Any]:
-        try:
-            async with asyncio.timeout(self.timeout):
-                resp = await client.request(method, url, json=payload)
-        except TimeoutError as exc:
-            raise _Retryable(f"no response within {self.timeout:g} s") from exc
-        except httpx.TransportError as exc:
-            raise _Retryable(f"{type(exc).__name__}: {exc}") from exc
-        if resp.status_code == 429 or resp.status_code >= 500:
-            raise _Retryable(f"status {resp.status_code}, body: {_body_start(resp.text)!r}")
-        if resp.status_code >= 400:
-            raise BackendError(f"{method} {url}: status {resp.status_code}, body: {_body_start(resp.text)!r}")
-        try:
-            data = resp.json()
-        except ValueError as exc:
-            raise _Retryable(f"status {resp.status_code}, malformed JSON: {_body_start(resp.text)!r}") from exc
-        if not isinstance(data, dict):
-            raise _Retryable(f"status {resp.status_code}, JSON is not an object: {_body_start(resp.text)!r}")
-        return data
-
-    def _run_sync(self, call: Callable[[httpx.AsyncClient], Awaitable[dict[str, Any]]]) -> dict[str, Any]:
-        async def main() -> dict[str, Any]:
-            async with self._client() as client:
-                return await call(client)
-
-        result: list[dict[str, Any]] = []
-        errors: list[BaseException] = []
-
-        def target() -> None:
-            try:
-                result.append(asyncio.run(main()))
-            except BaseException as exc:
-                errors.append(exc)
-
-        # A thread of its own so this works even when the caller already runs an event loop.
-        thread = threading.Thread(target=target, name="xinstruct-openai", daemon=True)
-        thread.start()
-        thread.join()
-        if errors:
-            raise errors[0]
-        return result[0]
-
-    def _stream(self, jobs: list[_Job]) -> Iterator[tuple[_Job, dict[str, Any]]]:
-        """Run ``jobs`` with bounded concurrency; yield each as it finishes, then raise the first failure.
-
-        After a failure no new job starts, jobs already in flight finish and are yielded, so the
-        caller keeps everything the server completed.
-        """
-        out: queue.Queue[tuple[str, Any, Any]] = queue.Queue()
-        loop_ready = threading.Event()
-        state: dict[str, Any] = {}
-
-        async def main() -> None:
-            state["loop"] = asyncio.get_running_loop()
-            state["task"] = asyncio.current_task()
-            loop_ready.set()
-            failed = asyncio.Event()
-            next_job = iter(jobs)
-            async with self._client() as client:
-
-                async def worker() -> None:
-                    for job in next_job:  # shared iterator: each job is taken by exactly one worker
-                        if failed.is_set():
-                            return
-                        try:
-                            data = await self._request(client, "POST", job.path, job.payload)
-                        except BackendError as exc:
-                            failed.set()
-                            out.put(("error", job, exc))
-                            return
-                        out.put(("ok", job, data))
-
-                await asyncio.gather(*(worker() for _ in range(min(self.concurrency, len(jobs)))))
-
-        def target() -> None:
-            try:
-                asyncio.run(main())
-            except asyncio.CancelledError:
-                pass
-            except BaseException as exc:
-                out.put(("error", None, exc))
-            finally:
-                loop_ready.set()
-                out.put(("done", None, None))
-
-        thread = threading.Thread(target=target, name="xinstruct-openai", daemon=True)
-        thread.start()
-        first_error: BaseException | None = None
-        try:
-            while True:
-                kind, job, value = out.get()
-                if kind == "done":
-                    break
-                if kind == "error":
-                    first_error = first_error or value
-                    continue
-                yield job, value
-        finally:
-            if thread.is_alive():  # the consumer stopped early: cancel what is still running
-                loop_ready.wait()
-                loop, task = state.get("loop"), state.get("task")
-                if loop is not None and task is not None:
-                    with contextlib.suppress(RuntimeError):  # loop already closed
-                        loop.call_soon_threadsafe(task.cancel)
-                thread.join()
-        if first_error is not None:
-            raise first_error
 
     # -- payloads -------------------------------------------------------------------------------
 
@@ -336,13 +186,13 @@ class OpenAIBackend:
 
     # -- parsing --------------------------------------------------------------------------------
 
-    def _choice(self, job: _Job, data: dict[str, Any]) -> dict[str, Any]:
+    def _choice(self, job: Job, data: dict[str, Any]) -> dict[str, Any]:
         try:
             choice = data["choices"][0]
         except (KeyError, IndexError, TypeError) as exc:
-            raise BackendError(f"POST {self.base_url}{job.path}: response without choices: {_body_start(json.dumps(data))!r}") from exc
+            raise BackendError(f"POST {self.base_url}{job.path}: response without choices: {body_start(json.dumps(data))!r}") from exc
         if not isinstance(choice, dict):
-            raise BackendError(f"POST {self.base_url}{job.path}: malformed choice: {_body_start(json.dumps(data))!r}")
+            raise BackendError(f"POST {self.base_url}{job.path}: malformed choice: {body_start(json.dumps(data))!r}")
         return choice
 
     def _token_logprobs(self, choice: dict[str, Any]) -> list[float]:
@@ -369,7 +219,7 @@ class OpenAIBackend:
             out.append((token, top))
         return out
 
-    def _completion(self, job: _Job, data: dict[str, Any], p: SamplingParams) -> tuple[Completion, int]:
+    def _completion(self, job: Job, data: dict[str, Any], p: SamplingParams) -> tuple[Completion, int]:
         want_logprob = p.logprobs
         choice = self._choice(job, data)
         if self.api == "chat":
@@ -388,7 +238,7 @@ class OpenAIBackend:
             completion.top_logprobs = [top for _, top in positions]
         return completion, int(usage.get("prompt_tokens") or 0)
 
-    def _first_top(self, job: _Job, data: dict[str, Any]) -> dict[str, float]:
+    def _first_top(self, job: Job, data: dict[str, Any]) -> dict[str, float]:
         """The first generated position's top candidates as ``{token string: logprob}``."""
         positions = self._positions(self._choice(job, data))
         top = positions[0][1] if positions else {}
@@ -396,7 +246,7 @@ class OpenAIBackend:
             raise BackendError(
                 f"POST {self.base_url}{job.path}: the server returned no top logprobs "
                 f"(does it support {'top_logprobs' if self.api == 'chat' else 'logprobs'}?): "
-                f"{_body_start(json.dumps(data))!r}"
+                f"{body_start(json.dumps(data))!r}"
             )
         return top
 
@@ -407,10 +257,10 @@ class OpenAIBackend:
         for index, request in enumerate(requests):
             for slot in range(request.params.n):
                 path, payload = self._generate_payload(request, slot)
-                jobs.append(_Job(index, slot, path, payload))
+                jobs.append(Job(index, slot, path, payload))
         pending: dict[int, dict[int, Completion]] = {}
         prompt_tokens: dict[int, int] = {}
-        for job, data in self._stream(jobs):
+        for job, data in self.http.stream(jobs):
             request = requests[job.index]
             completion, n_prompt = self._completion(job, data, request.params)
             done = pending.setdefault(job.index, {})
@@ -432,8 +282,8 @@ class OpenAIBackend:
         jobs = []
         for index, request in enumerate(requests):
             path, payload = self._score_payload(request)
-            jobs.append(_Job(index, 0, path, payload))
-        for job, data in self._stream(jobs):
+            jobs.append(Job(index, 0, path, payload))
+        for job, data in self.http.stream(jobs):
             top = self._first_top(job, data)
             request = requests[job.index]
             scores = {c: top.get(c, MISSING_LOGPROB) for c in request.candidates}

@@ -11,8 +11,8 @@ import os
 import time
 from pathlib import Path
 
+from xinstruct.eval.benchmarks import canonical_tasks
 from xinstruct.sandbox import Job, Limits, Sandbox
-from xinstruct.sandbox.datasets import canonical_tasks
 
 
 def main() -> None:

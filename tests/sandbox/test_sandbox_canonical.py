@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from xinstruct.eval.benchmarks import canonical_tasks
 from xinstruct.sandbox import Job, Sandbox, Verdict
-from xinstruct.sandbox.datasets import canonical_tasks
 
 pytestmark = pytest.mark.toolchain
 PER_GROUP = 2

@@ -251,3 +251,79 @@ def select_tasks(tasks: list[Task], ids: list[str] | None = None, pattern: str |
     if limit is not None:
         picked = picked[:limit]
     return picked
+
+
+# ----------------------------------------------------------------------------- canonical jobs
+# Body that is syntactically complete but wrong: returns a default (or fails to compile in typed
+# languages, which is also "not passed").
+_STUB: dict[str, str] = {
+    "python": "    pass\n",
+    "javascript": "}\n",
+    "typescript": "}\n",
+    "php": "}\n",
+    "ruby": "\nend\n",
+    "cpp": "    return {};\n}\n",  # falling off a non-void function is UB that may "pass"
+    "go": "}\n",
+    "rust": "}\n",
+    "csharp": "}\n",
+    "java": "}\n}\n",
+}
+
+CANONICAL_SOURCES: tuple[tuple[str, str], ...] = (
+    ("humanevalplus", "humaneval+"),
+    ("mbppplus", "mbpp+"),
+    *(("humaneval-x", f"humaneval-x:{lang}") for lang in ("python", "cpp", "java", "javascript", "go", "rust")),
+    *(("mbxp", f"mbxp:{lang}") for lang in ("cpp", "csharp", "java", "javascript", "php", "python", "ruby", "typescript")),
+    ("multi-humaneval", "mxeval:python"),
+)
+"""(dataset label, benchmark) pairs whose canonical solutions prove the sandbox per language."""
+
+
+@dataclass(frozen=True)
+class CanonicalTask:
+    """A benchmark task's canonical solution and a wrong stub, each a whole program with its tests:
+    the sandbox must pass the one and not the other (no model, no answer extraction involved)."""
+
+    dataset: str
+    language: str
+    task_id: str
+    solution: str
+    wrong: str
+    tests: str
+
+
+def _canonical_task(dataset: str, language: str, row: dict[str, Any]) -> CanonicalTask | None:
+    get = lambda k: str(row.get(k) or "")  # noqa: E731
+    canonical = get("canonical_solution")
+    if not canonical.strip():
+        return None
+    prompt, test, entry = get("prompt"), get("test"), get("entry_point")
+    if dataset == "mbppplus":
+        # evalplus runs the assertions in a namespace that already imported math
+        solution, tests = canonical, "import math\n" + get("assertion")
+        wrong = f"def {entry}(*args, **kwargs):\n    return None\n"
+        return CanonicalTask(dataset, language, get("task_id"), solution, wrong, tests)
+    if dataset == "humaneval-x" and language == "rust":
+        head = get("declaration")
+    elif dataset == "humaneval-x" and language == "go":
+        head, test = prompt, get("test_setup") + "\n" + test
+    else:
+        head = prompt
+    tests = test
+    if language == "python" and entry and f"check({entry})" not in test:
+        tests = test + f"\n\ncheck({entry})\n"
+    return CanonicalTask(dataset, language, get("task_id"), head + canonical, head + _STUB[language], tests)
+
+
+def canonical_tasks(data_dir: Path | str, languages: set[str] | None = None) -> Iterator[CanonicalTask]:
+    """Every task with a canonical solution under ``data_dir`` (missing files are skipped, never downloaded:
+    tests and benchmarks own the data)."""
+    for dataset, name in CANONICAL_SOURCES:
+        spec = parse_benchmark(name)
+        path = Path(data_dir) / spec.relpath
+        if (languages and spec.language not in languages) or not path.exists():
+            continue
+        for row in read_jsonl_gz(path):
+            task = _canonical_task(dataset, spec.language, row)
+            if task is not None:
+                yield task

@@ -79,16 +79,15 @@ def dpo_command(pairs: tuple[str, ...], out: str, config_file: str | None, overw
 def export_command(run: str, merged_dir: str | None, gguf_file: str | None, converter: str | None,
                    gguf_route: str, dtype: str, quantize: str, base_only: bool, stage: str | None) -> None:
     """Merge RUN's adapter into its base model (a standalone HF dir) and optionally write a GGUF."""
-    from xinstruct.train.export import export_quantized, merge_run
+    from xinstruct.train.export import export_run
 
     if base_only and stage:
         raise click.UsageError("--base-only exports no trained weights; it does not go with --stage")
-    default_dir = Path(run) / ("base-export" if base_only else f"merged-{stage}" if stage else "merged")
-    merged = merge_run(Path(run), Path(merged_dir) if merged_dir else default_dir, dtype=dtype, base_only=base_only,
-                       stage=stage)
+    merged, gguf = export_run(run, merged_dir, gguf_file, quantize=quantize, converter=converter, route=gguf_route,
+                              dtype=dtype, base_only=base_only, stage=stage)
     _log(f"merged model: {merged}")
     click.echo(str(merged))
-    if gguf_file:
-        path, route = export_quantized(merged, gguf_file, quantize, converter=converter, route=gguf_route)
+    if gguf is not None:
+        path, route = gguf
         _log(f"GGUF: {path} ({route})")
         click.echo(str(path))

@@ -170,6 +170,23 @@ def export_quantized(merged: str | Path, dest: str | Path, quantize: str = "f16"
     return path, used
 
 
+def export_run(run: str | Path, merged_dir: str | Path | None = None, gguf_file: str | Path | None = None, *,
+               quantize: str = "f16", converter: str | Path | None = None, route: str = "auto",
+               dtype: str = "float32", base_only: bool = False, stage: str | None = None,
+               ) -> tuple[Path, tuple[Path, str] | None]:
+    """The ``train export`` step: merge a run's weights (or only its base, or one curriculum stage's)
+    into a Hugging Face directory, by default beside the run, and optionally write a GGUF of it.
+    Returns the merged directory and, with ``gguf_file``, the GGUF and the route that wrote it."""
+    if base_only and stage:
+        raise InputError("a base-only export has no trained weights; it does not go with a stage")
+    run = Path(run)
+    default_dir = run / ("base-export" if base_only else f"merged-{stage}" if stage else "merged")
+    merged = merge_run(run, Path(merged_dir) if merged_dir else default_dir, dtype=dtype, base_only=base_only,
+                       stage=stage)
+    gguf = export_quantized(merged, gguf_file, quantize, converter=converter, route=route) if gguf_file else None
+    return merged, gguf
+
+
 def _recorded_base(merged: Path) -> Path | None:
     note = merged / "base_gguf.txt"
     if not note.exists():

@@ -57,7 +57,7 @@ from xinstruct.core.progress import make_progress
 from xinstruct.data.decontam import Decontaminator
 from xinstruct.eval.benchmarks import Task, load_tasks, parse_benchmark, read_jsonl_gz
 from xinstruct.eval.data import locate
-from xinstruct.eval.programs import build_candidate, reference_candidate
+from xinstruct.eval.programs import build_candidate
 from xinstruct.llm.cached import CachedBackend
 from xinstruct.llm.coalesce import CoalescingBackend
 from xinstruct.sandbox import Limits, Sandbox
@@ -117,8 +117,9 @@ def build_seeds(languages: list[str], per_language: int, slice_name: str, data: 
                 c["beyond_limit"] += len(candidates) - start
                 break
             chunk = candidates[start : start + per_language]
-            refs = {i: reference_candidate(t, Limits(timeout=20)) for i, (_, t, _) in enumerate(chunk)}
-            jobs = {i: r.job for i, r in refs.items() if r is not None}
+            # the canonical solution through the same assembly path as a model's answer
+            jobs = {i: build_candidate(t, t.prompt + t.canonical, "instruct", Limits(timeout=20)).job
+                    for i, (_, t, _) in enumerate(chunk) if t.canonical is not None}
             order = list(jobs)
             verdicts = {order[j]: res.verdict.value for j, res in sandbox.run_many([jobs[i] for i in order], concurrency=2)}
             for i, (_, task, description) in enumerate(chunk):

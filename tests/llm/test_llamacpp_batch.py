@@ -6,13 +6,13 @@ import numpy as np
 import pytest
 
 from xinstruct.llm.base import GenerateRequest, SamplingParams
-from xinstruct.llm.llamacpp_batch import Job, sample_token
+from xinstruct.llm.llamacpp_batch import DecodeJob, sample_token
 
 
-def job(**kw) -> Job:
+def job(**kw) -> DecodeJob:
     base = {"key": 0, "prompt": [1], "max_tokens": 8, "temperature": 0.0, "top_p": 1.0, "repetition_penalty": 1.0,
             "stop": (), "seed": 0, "logprobs": False}  # fmt: skip
-    return Job(**{**base, **kw})
+    return DecodeJob(**{**base, **kw})
 
 
 def test_greedy_is_argmax_and_penalty_applies_to_recent_tokens() -> None:

@@ -8,16 +8,16 @@ from rich.progress import (
     MofNCompleteColumn,
     Progress,
     ProgressColumn,
-    Task,
     TextColumn,
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
+from rich.progress import Task as ProgressTask  # not a benchmark task (eval.benchmarks.Task)
 from rich.text import Text
 
 
 class RateColumn(ProgressColumn):
-    def render(self, task: Task) -> Text:
+    def render(self, task: ProgressTask) -> Text:
         speed = task.finished_speed or task.speed
         return Text(f"{speed:.2f} it/s" if speed else "-- it/s", style="progress.data.speed")
 
@@ -25,7 +25,7 @@ class RateColumn(ProgressColumn):
 class TokensColumn(ProgressColumn):
     """Tokens generated (not served from cache) per second of elapsed time."""
 
-    def render(self, task: Task) -> Text:
+    def render(self, task: ProgressTask) -> Text:
         tokens = task.fields.get("tokens", 0)
         elapsed = task.elapsed or 0.0
         cached = task.fields.get("cached", 0)

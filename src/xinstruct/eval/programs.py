@@ -61,12 +61,3 @@ def build_candidate(task: Task, code: str, style: str, limits: Limits) -> Candid
     else:
         program = splice(task.prompt, task.tests, code, task.entry_point, task.language, task.setup).program
     return Candidate(program, Job(task.language, program, tests="", limits=limits))
-
-
-def reference_candidate(task: Task, limits: Limits) -> Candidate | None:
-    """The canonical solution through the same assembly path (proves the harness, not a model)."""
-    if task.canonical is None:
-        return None
-    if task.kind in ("evalplus", "check"):
-        return build_candidate(task, task.prompt + task.canonical, "instruct", limits)
-    return build_candidate(task, task.prompt + task.canonical, "instruct", limits)

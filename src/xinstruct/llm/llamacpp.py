@@ -29,7 +29,7 @@ from xinstruct.llm.base import (
     ScoreRequest,
     ScoreResult,
 )
-from xinstruct.llm.llamacpp_batch import PREFILL_CHUNK, Job, SlotDecoder, log_softmax, reusable_prefix
+from xinstruct.llm.llamacpp_batch import PREFILL_CHUNK, DecodeJob, SlotDecoder, log_softmax, reusable_prefix
 from xinstruct.llm.llamacpp_build import check_build
 from xinstruct.llm.template import ChatTemplate
 from xinstruct.models.registry import ModelRef
@@ -111,7 +111,7 @@ class LlamaCppBackend:
     def generate(self, requests: Sequence[GenerateRequest]) -> Iterator[tuple[int, GenerateResult]]:
         """Decode every sample of every request together; yield each request when its samples are done."""
         self._check_open()
-        jobs: list[Job] = []
+        jobs: list[DecodeJob] = []
         prompt_tokens: list[int] = []
         for index, request in enumerate(requests):
             p = request.params
@@ -120,7 +120,7 @@ class LlamaCppBackend:
             prompt_tokens.append(len(tokens))
             for i in range(p.n):
                 jobs.append(
-                    Job(
+                    DecodeJob(
                         key=(index, i),
                         prompt=tokens,
                         max_tokens=p.max_tokens,

@@ -35,7 +35,7 @@ PENALTY_WINDOW = 64
 
 
 @dataclass
-class Job:
+class DecodeJob:
     """One sample to decode: a prompt and how to sample its continuation."""
 
     key: Any
@@ -66,7 +66,7 @@ class _Slot:
     seq: int
     cached: list[int] = field(default_factory=list)
     """Tokens whose KV cells this sequence holds (kept after the job ends, for prefix reuse)."""
-    job: Job | None = None
+    job: DecodeJob | None = None
     rng: np.random.Generator | None = None
     out: list[int] = field(default_factory=list)
     pieces: bytearray = field(default_factory=bytearray)
@@ -95,7 +95,7 @@ def reusable_prefix(cached: Sequence[int], tokens: Sequence[int]) -> int:
 
 
 def sample_token(
-    logits: np.ndarray, history: Sequence[int], job: Job, rng: np.random.Generator | None
+    logits: np.ndarray, history: Sequence[int], job: DecodeJob, rng: np.random.Generator | None
 ) -> int:
     """One draw following the job's sampling parameters (``logits`` is not modified)."""
     if job.repetition_penalty != 1.0 and history:
@@ -184,7 +184,7 @@ class SlotDecoder:
         return self._piece.raw[:n]
 
     # -- scheduling ------------------------------------------------------------------------
-    def _admit(self, slot: _Slot, job: Job) -> None:
+    def _admit(self, slot: _Slot, job: DecodeJob) -> None:
         """Give ``job`` to ``slot``: reuse the longest cached prefix, prefill the rest, sample token 1."""
         prompt = job.prompt
         # a slot's cells are valid for exactly its ``cached`` tokens, busy or not; on a tie the
@@ -274,7 +274,7 @@ class SlotDecoder:
         slot.pending = -1
         self._done.append(done)
 
-    def run(self, jobs: Sequence[Job]) -> Iterator[Finished]:
+    def run(self, jobs: Sequence[DecodeJob]) -> Iterator[Finished]:
         """Yield every job's result as it finishes (not in input order)."""
         queue = deque(jobs)
         if any(s.job is not None for s in self.slots):

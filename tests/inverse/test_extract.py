@@ -1,6 +1,11 @@
+from xinstruct.core.code_detect import (
+    detect_unfenced,
+    language_hint,
+    looks_like_python,
+    tree_sitter_available,
+)
 from xinstruct.core.records import Record
 from xinstruct.inverse.extract import ExtractCode, ExtractSettings
-from xinstruct.inverse.parse import detect_unfenced, language_hint, looks_like_python, tree_sitter_available
 
 
 def _rec(i: int, instruction: str, response: str) -> Record:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from xinstruct.core.fences import first_fenced_block
+from xinstruct.core.extraction import Snippet, snippet_of
 from xinstruct.core.languages import normalize_language
 from xinstruct.core.pipeline import SkipLog
 from xinstruct.core.records import Record
@@ -14,20 +14,18 @@ from xinstruct.readers import ReaderConfig, read_input
 
 def code_inputs(path: str | Path, languages: list[str], limit: int | None, skips: SkipLog,
                 reader_cfg: ReaderConfig, decontaminator: Decontaminator | None = None) -> list[Record]:
-    """Code snippets in the agents' languages: code records as they are, instruction rows by their
-    response's first fenced block. The first ``limit`` usable snippets, in input order."""
+    """Code snippets in the agents' languages, found as every stage finds them
+    (``core/extraction.py``). The first ``limit`` usable snippets, in input order."""
     out: list[Record] = []
     step = DropContaminated(decontaminator) if decontaminator is not None else None
     records = read_input(path, reader_cfg, skips)
     for record in step(records) if step is not None else records:
-        data = record.data
-        code, language = data.get("code"), data.get("language")
-        if code is None:
-            block = first_fenced_block(str(data.get("response") or ""))
-            code, language = (block.code, block.language) if block else (None, None)
+        found = snippet_of(record.data)
+        code = found.code if isinstance(found, Snippet) else None
+        language = found.language if isinstance(found, Snippet) else None
         language = normalize_language(language) if isinstance(language, str) else None
-        if not code or not str(code).strip():
-            skips.add("agents", "no_code", record_id=record.id)
+        if not code or not code.strip():
+            skips.add("agents", "no_code", record_id=record.id, detail=found if isinstance(found, str) else "")
             continue
         if language not in languages:
             skips.add("agents", "language_not_selected", record_id=record.id, detail=str(language))

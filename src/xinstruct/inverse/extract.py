@@ -1,4 +1,4 @@
-"""Step 1: the code of each response (first fenced block; unfenced code only if it parses)."""
+"""Step 1: the code of each record (``core/extraction.py``), filtered by length, language and duplicates."""
 
 from __future__ import annotations
 
@@ -7,10 +7,9 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from xinstruct.core.fences import first_fenced_block
+from xinstruct.core.extraction import snippet_of
 from xinstruct.core.pipeline import Step
 from xinstruct.core.records import Record
-from xinstruct.inverse.parse import detect_unfenced, language_hint, looks_like_python, parses_as
 
 
 @dataclass(frozen=True)
@@ -37,35 +36,15 @@ class ExtractCode(Step):
         self.settings = settings
         self._seen: set[str] = set()
 
-    def _code_of(self, record: Record) -> tuple[str, str | None] | str:
-        data = record.data
-        if "code" in data:
-            return data["code"], data.get("language")
-        response = data.get("response", "")
-        block = first_fenced_block(response)
-        if block is not None:
-            language = block.language
-            if language is None and not block.tag:
-                hint = language_hint(data.get("instruction", ""))
-                language = hint if hint and parses_as(block.code, hint) else (
-                    "python" if looks_like_python(block.code) else hint
-                )
-            return block.code, language
-        language = detect_unfenced(response.strip(), language_hint(data.get("instruction", "")))
-        if language is None:
-            return "unparseable_unfenced"
-        return response.strip(), language
-
     def run(self, records: Iterable[Record], rank: int = 0, world_size: int = 1) -> Iterator[Record]:
         s = self.settings
         for record in records:
             self.stats["seen"] += 1
-            found = self._code_of(record)
+            found = snippet_of(record.data)
             if isinstance(found, str):
                 self.drop(record, found)
                 continue
-            code, language = found
-            code = code.strip("\n")
+            code, language = found.code.strip("\n"), found.language
             if not code.strip():
                 self.drop(record, "empty_code")
                 continue

@@ -7,21 +7,18 @@ the loop can count the failure by reason and keep going (the 0.5B model often br
 from __future__ import annotations
 
 import ast
-import hashlib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from functools import cache
-from importlib import resources
 from typing import Any
-
-import yaml
 
 from xinstruct.agents.calls import Rendered
 from xinstruct.agents.profiles import Profile
 from xinstruct.core.code_analysis import defined_names, drop_mains, strip_literals
 from xinstruct.core.instructions import Cleaned, clean_instruction
 from xinstruct.core.languages import normalize_language
+from xinstruct.core.prompts import PromptFile, load_prompt_file
 
 PROMPT_FILES = ("seed.yaml", "code.yaml", "evolve.yaml", "scorer.yaml")
 MAX_INSTRUCTION_CHARS = 1500
@@ -32,22 +29,22 @@ _TESTS_START = re.compile(
 
 
 @cache
+def _prompt_files() -> tuple[PromptFile, ...]:
+    return tuple(load_prompt_file("xinstruct.agents", name.removesuffix(".yaml")) for name in PROMPT_FILES)
+
+
+@cache
 def load_prompts() -> dict[str, Any]:
     """All prompt templates, merged from the YAML files shipped with the package."""
     out: dict[str, Any] = {}
-    for name in PROMPT_FILES:
-        text = resources.files("xinstruct.agents").joinpath(f"prompts/{name}").read_text(encoding="utf-8")
-        out.update(yaml.safe_load(text))
+    for prompt in _prompt_files():
+        out.update(prompt.data)
     return out
 
 
 def prompt_hashes() -> dict[str, str]:
     """sha256 of each prompt file, for the run manifest."""
-    out = {}
-    for name in PROMPT_FILES:
-        data = resources.files("xinstruct.agents").joinpath(f"prompts/{name}").read_bytes()
-        out[f"agents/{name}"] = hashlib.sha256(data).hexdigest()
-    return out
+    return {f"agents/{name}": prompt.sha256 for name, prompt in zip(PROMPT_FILES, _prompt_files(), strict=True)}
 
 
 def profile_vars(profile: Profile) -> dict[str, str]:

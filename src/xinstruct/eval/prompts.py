@@ -14,13 +14,10 @@ original HumanEval and MultiPL-E harnesses do for base models) and stops at the 
 from __future__ import annotations
 
 import functools
-import hashlib
-from importlib import resources
 from typing import Any
 
-import yaml
-
 from xinstruct.core.languages import display_name
+from xinstruct.core.prompts import PromptFile, load_prompt_file
 from xinstruct.eval.benchmarks import Task
 from xinstruct.llm.base import GenerateRequest, SamplingParams
 
@@ -30,18 +27,17 @@ PROMPT_STYLES = ("instruct", "continue", "completion", "base")
 
 
 @functools.cache
-def _templates_text() -> str:
-    return (resources.files("xinstruct.eval") / "prompts" / "eval.yaml").read_text(encoding="utf-8")
+def _prompt_file() -> PromptFile:
+    return load_prompt_file("xinstruct.eval", "eval")
 
 
-@functools.cache
 def templates() -> dict[str, Any]:
-    return yaml.safe_load(_templates_text())
+    return _prompt_file().data
 
 
 def prompts_hash() -> str:
     """Recorded in run.json so a changed prompt file is visible when comparing runs."""
-    return hashlib.sha256(_templates_text().encode()).hexdigest()[:16]
+    return _prompt_file().sha256[:16]
 
 
 def fence_tag(language: str) -> str:

@@ -15,9 +15,9 @@ from xinstruct.core.code_analysis import defined_names
 from xinstruct.core.fences import fence, first_fenced_block
 from xinstruct.core.languages import display_name
 from xinstruct.core.pipeline import Step
+from xinstruct.core.prompts import PromptFile
 from xinstruct.core.records import Record
 from xinstruct.core.seeds import derive_seed
-from xinstruct.inverse.templates import PromptFile
 from xinstruct.llm.base import Backend, GenerateRequest, SamplingParams
 from xinstruct.sandbox import Limits, Sandbox
 from xinstruct.sandbox.capture import is_value, parse_calls, run_capture

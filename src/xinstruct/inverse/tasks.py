@@ -13,8 +13,8 @@ from typing import Any
 from xinstruct.core.fences import fence
 from xinstruct.core.instructions import clean_instruction
 from xinstruct.core.languages import display_name
+from xinstruct.core.prompts import PromptFile
 from xinstruct.core.seeds import derive_seed
-from xinstruct.inverse.templates import PromptFile
 from xinstruct.llm.base import MISSING_LOGPROB, Message
 
 

@@ -32,6 +32,11 @@ def models_dir() -> Path:
     return Path(base) / "xinstruct" / "models"
 
 
+def hash_memo() -> Path:
+    """Where model files' sha256 digests are remembered (see ``core.hashing.file_sha256``)."""
+    return models_dir() / "hashes.json"
+
+
 def known_models() -> dict[str, ModelSpec]:
     text = resources.files("xinstruct.models").joinpath("catalog.toml").read_text(encoding="utf-8")
     catalog = tomllib.loads(text)["models"]

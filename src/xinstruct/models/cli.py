@@ -8,9 +8,9 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from xinstruct.models.catalog import DEFAULT_MODEL, installed_path, known_models
+from xinstruct.core.hashing import file_sha256
+from xinstruct.models.catalog import DEFAULT_MODEL, hash_memo, installed_path, known_models
 from xinstruct.models.pull import pull_model
-from xinstruct.models.registry import file_sha256
 
 
 @click.group("models")
@@ -37,7 +37,7 @@ def list_models(as_json: bool, verify: bool) -> None:
             "description": spec.description,
         }
         if verify and installed:
-            row["verified"] = path.stat().st_size == spec.size and file_sha256(path) == spec.sha256
+            row["verified"] = path.stat().st_size == spec.size and file_sha256(path, memo=hash_memo()) == spec.sha256
         rows.append(row)
     if as_json:
         click.echo(json.dumps(rows, indent=2))

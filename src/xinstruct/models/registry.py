@@ -4,14 +4,13 @@ model on disk with its identity; the catalog itself is ``catalog.py``."""
 from __future__ import annotations
 
 import hashlib
-import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from xinstruct.core.errors import ModelError
+from xinstruct.core.hashing import file_sha256
 from xinstruct.models import pull as downloads  # a module, so tests can stand in for the download
-from xinstruct.models.catalog import DEFAULT_MODEL, installed_path, known_models, models_dir
+from xinstruct.models.catalog import DEFAULT_MODEL, hash_memo, installed_path, known_models
 
 
 @dataclass(frozen=True)
@@ -27,27 +26,8 @@ class ModelRef:
         return {"name": self.name, "path": str(self.path), "format": self.format, "sha256": self.sha256}
 
 
-def file_sha256(path: Path, chunk: int = 1 << 22) -> str:
-    """sha256 of a file, memoised by (path, size, mtime) so manifests don't rehash 500 MB each run."""
-    st = path.stat()
-    memo_path = models_dir() / "hashes.json"
-    key = f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}"
-    try:
-        memo = json.loads(memo_path.read_text())
-    except (FileNotFoundError, json.JSONDecodeError):
-        memo = {}
-    if key in memo:
-        return str(memo[key])
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            h.update(block)
-    memo[key] = h.hexdigest()
-    memo_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = memo_path.with_suffix(f".tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(memo, indent=1))
-    os.replace(tmp, memo_path)
-    return h.hexdigest()
+def _sha256(path: Path) -> str:
+    return file_sha256(path, memo=hash_memo())
 
 
 def _hf_dir_hash(path: Path) -> str:
@@ -56,7 +36,7 @@ def _hf_dir_hash(path: Path) -> str:
     for f in sorted(path.iterdir()):
         if f.is_file() and (f.suffix in (".safetensors", ".bin", ".json", ".gguf") or f.name == "tokenizer.model"):
             h.update(f.name.encode())
-            h.update(file_sha256(f).encode())
+            h.update(_sha256(f).encode())
     return h.hexdigest()
 
 
@@ -81,7 +61,7 @@ def resolve_model(spec: str | None, *, pull: bool = True) -> ModelRef:
             magic = fh.read(4)
         if magic != b"GGUF":
             raise ModelError(f"{path}: not a GGUF file (magic {magic!r}); name a .gguf file or a Hugging Face model directory")
-        return ModelRef(name=path.stem, path=path.resolve(), format="gguf", sha256=file_sha256(path))
+        return ModelRef(name=path.stem, path=path.resolve(), format="gguf", sha256=_sha256(path))
     if path.is_dir():
         if not (path / "config.json").exists():
             raise ModelError(f"{path}: a directory without config.json is not a Hugging Face model directory")

@@ -8,7 +8,6 @@ import json
 from xinstruct.agents.inputs import code_inputs
 from xinstruct.core.extraction import Snippet, snippet_of
 from xinstruct.core.pipeline import SkipLog
-from xinstruct.core.records import Record
 from xinstruct.inverse.extract import ExtractCode, ExtractSettings
 from xinstruct.readers import ReaderConfig, read_input
 

@@ -189,6 +189,7 @@ class AgentsRun:
         self.run.write_rows("sft", ledger.kept)
         self.run.write_rows("rejected", ledger.rejected)
         self.run.write_rows("dpo", dpo_rows)
+        self.run.write_skips(skips.entries)
         summary = ledger.summary(team, inputs, skips, dpo_rows, time.perf_counter() - started, backend)
         self.run.write_summary(summary)
         return summary

@@ -19,7 +19,7 @@ from xinstruct.agents.collaborate import Agent, Team
 from xinstruct.core.runs import ShardWriter
 from xinstruct.llm.base import PromptTooLong
 
-Job = tuple[str, Agent, Callable[[Team], dict[str, Any]]]
+Unit = tuple[str, Agent, Callable[[Team], dict[str, Any]]]
 """A unit id, the agent it belongs to, and what produces its sample from the team."""
 
 
@@ -35,7 +35,7 @@ class Units:
         self.concurrency = concurrency
         self.write_lock = threading.Lock()
 
-    def run(self, jobs: Sequence[Job]) -> list[dict[str, Any]]:
+    def run(self, jobs: Sequence[Unit]) -> list[dict[str, Any]]:
         """The samples of ``jobs`` (unit id, agent, producer), in order: finished units come from
         the shard, the others are produced ``concurrency`` at a time and appended as they finish."""
         if self.concurrency == 1 or sum(unit not in self.done for unit, _, _ in jobs) <= 1:

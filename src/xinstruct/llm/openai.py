@@ -35,7 +35,7 @@ from xinstruct.llm.base import (
     ScoreRequest,
     ScoreResult,
 )
-from xinstruct.llm.openai_http import Job, Transport, body_start
+from xinstruct.llm.openai_http import HttpCall, Transport, body_start
 from xinstruct.llm.template import ChatTemplate
 from xinstruct.models.registry import ModelRef
 
@@ -186,7 +186,7 @@ class OpenAIBackend:
 
     # -- parsing --------------------------------------------------------------------------------
 
-    def _choice(self, job: Job, data: dict[str, Any]) -> dict[str, Any]:
+    def _choice(self, job: HttpCall, data: dict[str, Any]) -> dict[str, Any]:
         try:
             choice = data["choices"][0]
         except (KeyError, IndexError, TypeError) as exc:
@@ -219,7 +219,7 @@ class OpenAIBackend:
             out.append((token, top))
         return out
 
-    def _completion(self, job: Job, data: dict[str, Any], p: SamplingParams) -> tuple[Completion, int]:
+    def _completion(self, job: HttpCall, data: dict[str, Any], p: SamplingParams) -> tuple[Completion, int]:
         want_logprob = p.logprobs
         choice = self._choice(job, data)
         if self.api == "chat":
@@ -238,7 +238,7 @@ class OpenAIBackend:
             completion.top_logprobs = [top for _, top in positions]
         return completion, int(usage.get("prompt_tokens") or 0)
 
-    def _first_top(self, job: Job, data: dict[str, Any]) -> dict[str, float]:
+    def _first_top(self, job: HttpCall, data: dict[str, Any]) -> dict[str, float]:
         """The first generated position's top candidates as ``{token string: logprob}``."""
         positions = self._positions(self._choice(job, data))
         top = positions[0][1] if positions else {}
@@ -257,7 +257,7 @@ class OpenAIBackend:
         for index, request in enumerate(requests):
             for slot in range(request.params.n):
                 path, payload = self._generate_payload(request, slot)
-                jobs.append(Job(index, slot, path, payload))
+                jobs.append(HttpCall(index, slot, path, payload))
         pending: dict[int, dict[int, Completion]] = {}
         prompt_tokens: dict[int, int] = {}
         for job, data in self.http.stream(jobs):
@@ -282,7 +282,7 @@ class OpenAIBackend:
         jobs = []
         for index, request in enumerate(requests):
             path, payload = self._score_payload(request)
-            jobs.append(Job(index, 0, path, payload))
+            jobs.append(HttpCall(index, 0, path, payload))
         for job, data in self.http.stream(jobs):
             top = self._first_top(job, data)
             request = requests[job.index]

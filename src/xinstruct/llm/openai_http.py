@@ -28,7 +28,7 @@ class _Retryable(Exception):
 
 
 @dataclass
-class Job:
+class HttpCall:
     """One HTTP request: completion ``slot`` of request ``index``."""
 
     index: int
@@ -140,7 +140,7 @@ class Transport:
             raise errors[0]
         return result[0]
 
-    def stream(self, jobs: list[Job]) -> Iterator[tuple[Job, dict[str, Any]]]:
+    def stream(self, jobs: list[HttpCall]) -> Iterator[tuple[HttpCall, dict[str, Any]]]:
         """Run ``jobs`` with bounded concurrency; yield each as it finishes, then raise the first failure.
 
         After a failure no new job starts, jobs already in flight finish and are yielded, so the

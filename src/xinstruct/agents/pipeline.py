@@ -39,7 +39,7 @@ from xinstruct.core.config import config_to_dict, output_fingerprint
 from xinstruct.core.pipeline import SkipLog
 from xinstruct.core.progress import make_progress
 from xinstruct.core.records import Record
-from xinstruct.core.runs import RunDir, file_sha256, input_identity
+from xinstruct.core.runs import RunDir, input_identity
 from xinstruct.data.decontam import Decontaminator
 from xinstruct.llm.base import Backend
 from xinstruct.llm.cached import CachedBackend
@@ -92,11 +92,11 @@ class AgentsRun:
         config = {"agents": config_to_dict(cfg), "reader": config_to_dict(self.reader_cfg), "input": str(self.input_path)}
         if self.backend_cfg is not None:
             config["backend"] = config_to_dict(self.backend_cfg)
+        inputs = input_identity(self.input_path)
         resumed = self.run.open(
             config=config,
-            fingerprint={**output_fingerprint(cfg, self.reader_cfg), **backend_fp,
-                         "input_sha256": file_sha256(self.input_path)},
-            model=model, input=input_identity(self.input_path), prompts=prompt_hashes(), seed=cfg.seed,
+            fingerprint={**output_fingerprint(cfg, self.reader_cfg), **backend_fp, "input_sha256": inputs[0]["sha256"]},
+            model=model, input=inputs, prompts=prompt_hashes(), seed=cfg.seed,
             overwrite=self.overwrite,
         )
         if resumed:

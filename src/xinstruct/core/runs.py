@@ -14,7 +14,6 @@ atomically through the same object.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import platform
@@ -26,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from xinstruct.core.errors import ConfigError
+from xinstruct.core.hashing import file_sha256
 
 SECRET_KEYS = frozenset({"api_key"})
 """Config fields never written to a manifest."""
@@ -86,23 +86,12 @@ def redact(config: Any) -> Any:
     return config
 
 
-def file_sha256(path: Path) -> str | None:
-    """sha256 of a file's bytes (None when it is not a file: a directory input has no one digest)."""
-    if not path.is_file():
-        return None
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(1 << 20):
-            h.update(block)
-    return h.hexdigest()
-
-
 def input_identity(*paths: str | Path) -> list[dict[str, Any]]:
-    """Where a run's input came from and, for files, what it held (directories: the path only)."""
+    """Where a run's input came from and, for files, what it held (a directory has no one digest)."""
     out = []
     for p in paths:
         path = Path(p)
-        out.append({"path": str(path.resolve()), "sha256": file_sha256(path)})
+        out.append({"path": str(path.resolve()), "sha256": file_sha256(path) if path.is_file() else None})
     return out
 
 

@@ -54,7 +54,7 @@ class LlamaCppBackend:
             ) from exc
         if model.format != "gguf":
             raise BackendError(
-                f"{model.path}: the llamacpp backend needs a GGUF file; use --backend transformers"
+                f"{model.path}: the llamacpp backend needs a GGUF file; use the transformers backend"
             )
         check_build(model.path)
         self.model = model
@@ -95,7 +95,7 @@ class LlamaCppBackend:
         if self.template is None:
             raise BackendError(
                 f"{self.model.path}: GGUF has no chat template, so it can only continue raw text "
-                "(e.g. xinstruct eval --prompt-style base); name an instruct model for chat prompts"
+                "(e.g. eval's base prompt style); name an instruct model for chat prompts"
             )
         return self.template.render(messages, prefix)
 

@@ -130,7 +130,7 @@ class OpenAIBackend:
     # -- payloads -------------------------------------------------------------------------------
 
     def _prompt_fields(self, messages: Sequence[dict[str, str]], prefix: str) -> tuple[str, dict[str, Any]]:
-        if not messages:  # raw completion: the prefix is the whole prompt, whatever --api says
+        if not messages:  # raw completion: the prefix is the whole prompt, whichever API is set
             return "/completions", {"prompt": prefix}
         if self.api == "completions":
             assert self.template is not None

@@ -83,7 +83,7 @@ class TransformersBackend:
         if not messages:
             return prefix
         if not self.tokenizer.chat_template:
-            raise BackendError(f"{self.model.path}: the tokenizer has no chat template; use raw prompts (--prompt-style base)")
+            raise BackendError(f"{self.model.path}: the tokenizer has no chat template; use raw prompts (e.g. eval's base prompt style)")
         text = self.tokenizer.apply_chat_template([dict(m) for m in messages], add_generation_prompt=True, tokenize=False)
         return str(text) + prefix
 

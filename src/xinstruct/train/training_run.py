@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from xinstruct.core.config import config_to_dict, output_fingerprint
-from xinstruct.core.runs import RunDir
+from xinstruct.core.runs import RunDir, input_identity
 from xinstruct.models.registry import ModelRef
 from xinstruct.train.data import file_digest
 
@@ -164,7 +164,7 @@ def open_training_run(
     if is_main_process():
         resumed = run.open(
             config=config_to_dict(cfg), fingerprint=fingerprint, model=ref.identity(), prompts={}, seed=cfg.seed,
-            overwrite=overwrite,
+            input=input_identity(*paths), overwrite=overwrite,
         )
         if not resumed or overwrite or not cfg.resume:
             for name in (*outputs, "adapter", "model"):

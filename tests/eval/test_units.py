@@ -194,6 +194,27 @@ def test_splice_go_empty_interface_types_and_the_answers_own_tests() -> None:
     assert result.verdict is Verdict.PASSED, result.to_dict()
 
 
+@pytest.mark.toolchain
+def test_splice_typescript_object_literal_return_type() -> None:
+    """Found in the full MultiPL-E TypeScript run (HumanEval_111): in ``): {[key: string]: number} {``
+    the first brace opens the return type, not the body; taking it spliced the answer's type in as
+    the body and the program failed the type check whatever the model wrote."""
+    prompt = "// doc\nfunction histogram(test: string): {[key: string]: number} {\n"
+    tests = "declare var require: any;\nconst assert = require('node:assert');\nassert.deepEqual(histogram('a a'), {a: 2});\n"
+    answer = (
+        "function histogram(test: string): {\n[key: string]: number\n} {\n"
+        "  const out: {[key: string]: number} = {};\n"
+        "  for (const w of test.split(' ')) { if (w) { out[w] = (out[w] || 0) + 1; } }\n  return out;\n}\n"
+    )
+    program = splice(prompt, tests, answer, "histogram", "typescript").program
+    assert program.count("function histogram") == 1 and "out[w] = (out[w] || 0) + 1" in program
+    from xinstruct.sandbox import Job, Sandbox, Verdict
+
+    with Sandbox(use_cache=False, prestart=0) as sb:  # the real tsc type-checks it, node runs it
+        result = sb.run(Job("typescript", program, tests=""))
+    assert result.verdict is Verdict.PASSED, result.to_dict()
+
+
 def test_drop_contaminated_step_and_specs(benchmarks_dir: Path, tmp_path: Path) -> None:
     """Names and n-gram files both work as --decontaminate values; drops are counted by reason with
     the record's file and line."""

@@ -114,6 +114,19 @@ _EMPTY_TYPE = re.compile(r"(?:interface|struct)\s*\{\s*\}")
 """Braces that are part of a type in a signature (Go's ``[]interface{}``), not the body's."""
 
 
+_OBJECT_TYPE_OPENER = re.compile(r"\)\s*:\s*$")
+"""A ``{`` right after ``): `` opens a TypeScript object return type (``): { [k: string]: number } {``)."""
+
+
+def _skip_object_return_type(clean: str, start: int, brace: re.Match[str]) -> re.Match[str]:
+    """The body's brace when the first ``{`` after the declaration opens an object-literal return type."""
+    if not _OBJECT_TYPE_OPENER.search(clean, start, brace.start()):
+        return brace
+    end = match_brace(clean, brace.start())
+    after = re.compile(r"[{;]").search(clean, end + 1) if end != -1 else None
+    return after if after is not None and after.group() == "{" else brace
+
+
 def _brace_span(clean: str, start: int) -> FunctionSpan | None:
     pos = start
     while True:
@@ -124,6 +137,7 @@ def _brace_span(clean: str, start: int) -> FunctionSpan | None:
         if t is None or not (t.start() <= m.start() < t.end()):
             break
         pos = t.end()
+    m = _skip_object_return_type(clean, start, m)
     # a call like `f(x) {` is not a thing; but `if (f(x)) {` would be: require the name on this decl line
     close = match_brace(clean, m.start())
     if close == -1:

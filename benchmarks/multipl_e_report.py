@@ -1,7 +1,7 @@
 """Compare finished `xinstruct eval` runs language by language, beside the published figures.
 
     python benchmarks/multipl_e_report.py --run continue-1024=/work/runs/mple-continue \
-        --run instruct-512=/work/runs/mple-instruct [--common] [--markdown]
+        --run instruct-512=/work/runs/mple-instruct [--common]
 
 Reads only the run directories' result shards (no model, no sandbox), so it can be run while
 a run is still going. Per benchmark and run: tasks scored, pass@1 with a 95% Wilson interval,
@@ -13,22 +13,14 @@ and adds the paired split (passed in both / only in the first / only in the seco
 from __future__ import annotations
 
 import argparse
-import json
 import math
 from collections import Counter
 from pathlib import Path
 
-# Qwen2.5-Coder-0.5B-Instruct, Qwen2.5-Coder technical report (arXiv:2409.12186v3), Table 17
-# ("instruct format MultiPL-E"); it has no Go or Rust column.
-PUBLISHED = {
-    "multipl-e:java": 46.2,
-    "multipl-e:cpp": 43.5,
-    "multipl-e:csharp": 62.7,
-    "multipl-e:typescript": 50.3,
-    "multipl-e:javascript": 50.3,
-    "multipl-e:php": 52.8,
-    "multipl-e:bash": 27.8,
-}
+from _published import PUBLISHED
+
+from xinstruct.core.runs import read_jsonl
+
 VERDICT_ABBREV = {"passed": "P", "failed": "F", "compile_error": "CE", "runtime_error": "RE", "timeout": "T",
                   "memory_exceeded": "M", "output_limit": "O"}
 
@@ -37,13 +29,7 @@ def read_run(path: Path) -> dict[str, dict[str, dict]]:
     """benchmark -> task id -> first sample (greedy runs have one), from every result shard."""
     out: dict[str, dict[str, dict]] = {}
     for shard in sorted((path / "shards").glob("results-*.jsonl")):
-        for lineno, line in enumerate(shard.read_text().splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise SystemExit(f"{shard}:{lineno}: not JSON ({e})") from e
+        for row in read_jsonl(shard):  # a run still going may have a torn last line: it is skipped
             out.setdefault(row["benchmark"], {})[row["task_id"]] = row["samples"][0]
     return out
 

@@ -44,7 +44,7 @@ from xinstruct.data.decontam import Decontaminator
 from xinstruct.llm.base import Backend
 from xinstruct.llm.cached import CachedBackend
 from xinstruct.llm.coalesce import CoalescingBackend
-from xinstruct.llm.factory import BackendConfig, plan_backend
+from xinstruct.llm.factory import BackendConfig, plan_or_given
 from xinstruct.readers import ReaderConfig
 from xinstruct.sandbox import Sandbox
 
@@ -82,12 +82,8 @@ class AgentsRun:
     def _open(self) -> Backend:
         """Open or resume the run directory, then build the model (unless one was given)."""
         cfg = self.cfg
-        plan = None
-        if self.inner_backend is None:
-            plan = plan_backend(self.backend_cfg or BackendConfig())
-            model = plan.identity()
-        else:
-            model = self.inner_backend.identity()
+        plan = plan_or_given(self.backend_cfg or BackendConfig(), self.inner_backend)
+        model = plan.identity()
         backend_fp = {f"backend.{k}": v for k, v in output_fingerprint(self.backend_cfg).items()} if self.backend_cfg else {}
         config = {"agents": config_to_dict(cfg), "reader": config_to_dict(self.reader_cfg), "input": str(self.input_path)}
         if self.backend_cfg is not None:
@@ -101,10 +97,7 @@ class AgentsRun:
         )
         if resumed:
             self.console.print(f"[cyan]resuming {self.run.path}")
-        if plan is not None:
-            return plan.build()
-        assert self.inner_backend is not None
-        return self.inner_backend
+        return plan.build()
 
     def execute(self) -> dict[str, Any]:
         cfg = self.cfg

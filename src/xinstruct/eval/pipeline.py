@@ -24,7 +24,7 @@ from xinstruct.eval.harness import evaluate_tasks, shard_name, summarize
 from xinstruct.eval.prompts import prompts_hash
 from xinstruct.llm.base import Backend
 from xinstruct.llm.cached import CachedBackend
-from xinstruct.llm.factory import BackendConfig, plan_backend
+from xinstruct.llm.factory import BackendConfig, plan_or_given
 
 STAGE = "eval"
 
@@ -48,19 +48,14 @@ def run_eval(cfg: EvalConfig, bcfg: BackendConfig, out: Path, *, overwrite: bool
     if not all_tasks:
         raise ConfigError("no task matches the filters")
     run = RunDir(out, STAGE)
-    plan = None
-    if backend is None:
-        plan = plan_backend(bcfg)
-        model_identity = plan.identity()
-    else:
-        model_identity = backend.identity()
+    plan = plan_or_given(bcfg, backend)
+    model_identity = plan.identity()
     run.open(
         config={"eval": config_to_dict(cfg), "backend": config_to_dict(bcfg)},
         fingerprint=output_fingerprint(cfg, bcfg), model=model_identity,
         prompts={"eval.yaml": prompts_hash()}, seed=cfg.seed, overwrite=overwrite,
     )
-    inner = plan.build() if plan is not None else backend
-    assert inner is not None
+    inner = plan.build()
     cached = CachedBackend(inner, CallCache(cfg.cache or run.cache_path))
     sandbox = Sandbox()
     wall0 = time.perf_counter()

@@ -34,7 +34,7 @@ from xinstruct.inverse.tasks import JudgeTask, SummarizeTask
 from xinstruct.inverse.templates import load_prompt
 from xinstruct.llm.base import Backend
 from xinstruct.llm.cached import CachedBackend
-from xinstruct.llm.factory import BackendConfig, plan_backend
+from xinstruct.llm.factory import BackendConfig, plan_or_given
 from xinstruct.readers import ReaderConfig, read_input
 from xinstruct.sandbox import Sandbox
 
@@ -158,12 +158,8 @@ def run_inverse(
         snippets = snippets[: cfg.limit]
 
     # the run directory is checked against the model's identity before the model is loaded or pulled
-    plan = None
-    if backend is None:
-        plan = plan_backend(backend_cfg)
-        model_identity = plan.identity()
-    else:
-        model_identity = backend.identity()
+    plan = plan_or_given(backend_cfg, backend)
+    model_identity = plan.identity()
     resumed = run.open(
         config={"inverse": config_to_dict(cfg), "backend": config_to_dict(backend_cfg), "reader": config_to_dict(reader_cfg),
                 "input": str(input_path)},
@@ -180,8 +176,7 @@ def run_inverse(
     if resumed:
         console.print(f"resuming {run.path}: {len(done)} snippets done, {len(todo)} to go")
 
-    inner = plan.build() if plan is not None else backend
-    assert inner is not None
+    inner = plan.build()
     cache = CallCache(run.cache_path)
     llm = CachedBackend(inner, cache)
     summarize = Summarize(

@@ -135,6 +135,24 @@ def plan_backend(cfg: BackendConfig) -> BackendPlan:
     return BackendPlan(cfg, model)
 
 
+class GivenBackend:
+    """The plan for a backend the caller built already (tests, benchmarks): nothing left to load."""
+
+    def __init__(self, backend: Backend) -> None:
+        self.backend = backend
+
+    def identity(self) -> dict[str, Any]:
+        return self.backend.identity()
+
+    def build(self) -> Backend:
+        return self.backend
+
+
+def plan_or_given(cfg: BackendConfig, backend: Backend | None) -> BackendPlan | GivenBackend:
+    """What a stage checks against its run directory (``identity``) before it loads the model (``build``)."""
+    return GivenBackend(backend) if backend is not None else plan_backend(cfg)
+
+
 def make_backend(cfg: BackendConfig, model: ModelRef | None = None) -> Backend:
     """Build the configured backend; heavy imports happen only for the one chosen."""
     if model is None and not (cfg.backend == "openai" and cfg.model is None):

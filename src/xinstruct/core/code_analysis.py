@@ -110,34 +110,36 @@ def find_function(code: str, name: str, language: str) -> FunctionSpan | None:
     return None
 
 
+_BRACE_OR_END = re.compile(r"[{;]")
 _EMPTY_TYPE = re.compile(r"(?:interface|struct)\s*\{\s*\}")
-"""Braces that are part of a type in a signature (Go's ``[]interface{}``), not the body's."""
-
-
 _OBJECT_TYPE_OPENER = re.compile(r"\)\s*:\s*$")
-"""A ``{`` right after ``): `` opens a TypeScript object return type (``): { [k: string]: number } {``)."""
 
 
-def _skip_object_return_type(clean: str, start: int, brace: re.Match[str]) -> re.Match[str]:
-    """The body's brace when the first ``{`` after the declaration opens an object-literal return type."""
-    if not _OBJECT_TYPE_OPENER.search(clean, start, brace.start()):
-        return brace
-    end = match_brace(clean, brace.start())
-    after = re.compile(r"[{;]").search(clean, end + 1) if end != -1 else None
-    return after if after is not None and after.group() == "{" else brace
+def _signature_type_end(clean: str, start: int, brace: int) -> int | None:
+    """Where the braces opened at ``brace`` end when they belong to a type in the signature, not to
+    the body: Go's ``[]interface{}`` / ``struct{}``, or a TypeScript object return type
+    (``): {[k: string]: number} {``, taken as a type only when a body brace follows it)."""
+    t = _EMPTY_TYPE.search(clean, max(start, brace - 12), brace + 65)
+    if t is not None and t.start() <= brace < t.end():
+        return t.end()
+    if _OBJECT_TYPE_OPENER.search(clean, start, brace):
+        close = match_brace(clean, brace)
+        after = _BRACE_OR_END.search(clean, close + 1) if close != -1 else None
+        if after is not None and after.group() == "{":
+            return close + 1
+    return None
 
 
 def _brace_span(clean: str, start: int) -> FunctionSpan | None:
     pos = start
     while True:
-        m = re.compile(r"[{;]").search(clean, pos)
+        m = _BRACE_OR_END.search(clean, pos)
         if m is None or m.group() != "{":
             return None
-        t = _EMPTY_TYPE.search(clean, max(start, m.start() - 12), m.end() + 64)
-        if t is None or not (t.start() <= m.start() < t.end()):
+        type_end = _signature_type_end(clean, start, m.start())
+        if type_end is None:
             break
-        pos = t.end()
-    m = _skip_object_return_type(clean, start, m)
+        pos = type_end
     # a call like `f(x) {` is not a thing; but `if (f(x)) {` would be: require the name on this decl line
     close = match_brace(clean, m.start())
     if close == -1:

@@ -83,7 +83,7 @@ def _sequential(tasks: list, backend, cfg: EvalConfig) -> dict[str, object]:  # 
 def _overlapped(tasks: list, backend, cfg: EvalConfig, out: Path) -> dict[str, object]:  # type: ignore[no-untyped-def]
     """As `xinstruct eval` runs: the harness submits each answer to the sandbox as it arrives."""
     from xinstruct.core.runs import RunDir
-    from xinstruct.eval.harness import evaluate_tasks
+    from xinstruct.eval.harness import evaluate_tasks, shard_name
     from xinstruct.sandbox import Sandbox
 
     shutil.rmtree(out, ignore_errors=True)
@@ -93,7 +93,7 @@ def _overlapped(tasks: list, backend, cfg: EvalConfig, out: Path) -> dict[str, o
     with Sandbox(use_cache=False) as sandbox:  # a compile cache would serve later passes for free
         stats = evaluate_tasks(tasks, backend, sandbox, cfg, run)
     wall = time.perf_counter() - start
-    verdicts = Counter(s["verdict"] for name in {p.stem.rsplit("-", 1)[0] for p in (out / "shards").glob("*.jsonl")}
+    verdicts = Counter(s["verdict"] for name in {shard_name(t.benchmark) for t in tasks}
                        for r in run.rows(name) for s in r["samples"])
     return {"wall_seconds": wall, "generation_seconds": stats["gen_seconds"],
             "execution_seconds": stats["exec_seconds"], "verdicts": dict(verdicts)}

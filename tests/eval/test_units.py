@@ -187,11 +187,7 @@ def test_splice_go_empty_interface_types_and_the_answers_own_tests() -> None:
     program = splice(prompt, tests, answer, "pair", "go").program
     assert "return []interface{}{n, n}" in program and "func helper() int" in program
     assert program.count("func TestPair") == 1 and "TestMine" not in program
-    from xinstruct.sandbox import Job, Sandbox, Verdict
-
-    with Sandbox(use_cache=False, prestart=0) as sb:  # the real Go toolchain compiles and runs it
-        result = sb.run(Job("go", program, tests=""))
-    assert result.verdict is Verdict.PASSED, result.to_dict()
+    _assert_program_passes("go", program)  # the real Go toolchain compiles and runs it
 
 
 @pytest.mark.toolchain
@@ -208,10 +204,15 @@ def test_splice_typescript_object_literal_return_type() -> None:
     )
     program = splice(prompt, tests, answer, "histogram", "typescript").program
     assert program.count("function histogram") == 1 and "out[w] = (out[w] || 0) + 1" in program
+    _assert_program_passes("typescript", program)  # the real tsc type-checks it, node runs it
+
+
+def _assert_program_passes(language: str, program: str) -> None:
+    """A spliced program compiles and passes in the real sandbox (no compile cache)."""
     from xinstruct.sandbox import Job, Sandbox, Verdict
 
-    with Sandbox(use_cache=False, prestart=0) as sb:  # the real tsc type-checks it, node runs it
-        result = sb.run(Job("typescript", program, tests=""))
+    with Sandbox(use_cache=False, prestart=0) as sb:
+        result = sb.run(Job(language, program, tests=""))
     assert result.verdict is Verdict.PASSED, result.to_dict()
 
 

@@ -3,11 +3,15 @@
     python benchmarks/multipl_e_report.py --run continue-1024=/work/runs/mple-continue \
         --run instruct-512=/work/runs/mple-instruct [--common]
 
+A name given twice merges its directories (one run directory per language is common, since a
+run directory's settings, the benchmark list included, are fixed when it is created).
+
 Reads only the run directories' result shards (no model, no sandbox), so it can be run while
 a run is still going. Per benchmark and run: tasks scored, pass@1 with a 95% Wilson interval,
 the published figure and the gap, verdict counts, answers that hit the token budget and mean
 answer tokens. With two runs, ``--common`` restricts every row to the tasks both have finished
-and adds the paired split (passed in both / only in the first / only in the second).
+and adds the paired split (passed in both / only in the first / only in the second) with the
+exact two-sided sign test on the discordant tasks, per benchmark and pooled over benchmarks.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from pathlib import Path
 from _published import PUBLISHED
 
 from xinstruct.core.runs import read_jsonl
+from xinstruct.experiment.stats import sign_test
 
 VERDICT_ABBREV = {"passed": "P", "failed": "F", "compile_error": "CE", "runtime_error": "RE", "timeout": "T",
                   "memory_exceeded": "M", "output_limit": "O"}
@@ -49,9 +54,10 @@ def describe(samples: list[dict]) -> dict:
     verdicts = Counter(VERDICT_ABBREV.get(s["verdict"], s["verdict"]) for s in samples)
     hits = sum(s.get("finish_reason") == "length" for s in samples)
     tokens = sum(s.get("tokens") or 0 for s in samples) / n if n else 0.0
+    over_512 = sum((s.get("tokens") or 0) > 512 for s in samples)
     lo, hi = wilson(passed, n)
     return {"n": n, "passed": passed, "pass@1": 100 * passed / n if n else 0.0, "ci": (lo, hi),
-            "verdicts": verdicts, "budget_hits": hits, "mean_tokens": tokens}
+            "verdicts": verdicts, "budget_hits": hits, "over_512": over_512, "mean_tokens": tokens}
 
 
 def main() -> None:
@@ -64,10 +70,13 @@ def main() -> None:
         name, _, directory = item.partition("=")
         if not directory:
             raise SystemExit(f"--run {item!r}: expected NAME=DIR")
-        runs[name] = read_run(Path(directory))
+        for bench, tasks in read_run(Path(directory)).items():
+            runs.setdefault(name, {}).setdefault(bench, {}).update(tasks)
     benchmarks = sorted({b for r in runs.values() for b in r})
-    print("| benchmark | run | tasks | pass@1 | 95% CI | published | gap | verdicts | budget hits | mean tokens |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("| benchmark | run | tasks | pass@1 | 95% CI | published | gap | verdicts | budget hits | answers > 512 tokens "
+          "| mean tokens |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    pooled = [0, 0, 0, 0]  # tasks, both, only first, only second
     for bench in benchmarks:
         tasks_by_run = {name: r.get(bench, {}) for name, r in runs.items()}
         common = set.intersection(*(set(t) for t in tasks_by_run.values())) if args.common else None
@@ -80,13 +89,19 @@ def main() -> None:
             gap = f"{d['pass@1'] - pub:+.1f}" if pub is not None and d["n"] >= 150 else "–"
             verdicts = ", ".join(f"{v} {k}" for k, v in d["verdicts"].most_common())
             print(f"| {bench} | {name} | {d['n']} | {d['pass@1']:.1f} | {d['ci'][0]:.0f}–{d['ci'][1]:.0f} | "
-                  f"{pub if pub is not None else '–'} | {gap} | {verdicts} | {d['budget_hits']} | {d['mean_tokens']:.0f} |")
+                  f"{pub if pub is not None else '–'} | {gap} | {verdicts} | {d['budget_hits']} | {d['over_512']} | {d['mean_tokens']:.0f} |")
         if common is not None and len(tasks_by_run) == 2 and common:
             (a, ta), (b, tb) = tasks_by_run.items()
             both = sum(ta[i]["verdict"] == "passed" and tb[i]["verdict"] == "passed" for i in common)
             only_a = sum(ta[i]["verdict"] == "passed" and tb[i]["verdict"] != "passed" for i in common)
             only_b = sum(ta[i]["verdict"] != "passed" and tb[i]["verdict"] == "passed" for i in common)
-            print(f"| {bench} | paired | {len(common)} | both {both}, only {a} {only_a}, only {b} {only_b} | | | | | | |")
+            pooled = [x + y for x, y in zip(pooled, (len(common), both, only_a, only_b), strict=True)]
+            print(f"| {bench} | paired | {len(common)} | both {both}, only {a} {only_a}, only {b} {only_b}, "
+                  f"sign test p = {sign_test(only_a, only_b):.2f} | | | | | | | |")
+    if pooled[0] and len(runs) == 2:
+        a, b = runs
+        print(f"| all | paired | {pooled[0]} | both {pooled[1]}, only {a} {pooled[2]}, only {b} {pooled[3]}, "
+              f"sign test p = {sign_test(pooled[2], pooled[3]):.3f} | | | | | | | |")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,125 @@
+"""A deterministic OpenAI-compatible server, run as its own process on loopback for fault tests.
+
+Tests kill and restart it (SIGKILL mid-request included), so it must answer every request the
+same way in every incarnation: replies depend only on the request (the agents helpers' replies by
+prompt, a seed-dependent instruction otherwise, fixed Yes/No logprobs by prompt hash). Each answer
+it sends is appended to ``--log`` (one line with the request's hash), which is how a test counts
+LLM calls redone after a kill. ``--delay`` slows each answer so kills land while calls are in
+flight. Pipeline-logic stand-in only: the feature proofs against the real model are elsewhere.
+
+    python tests/llm/scripted_server.py --port 8123 --log calls.log [--delay 0.02]
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+TESTS = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(TESTS))
+
+from agents.helpers import python_reply, role  # noqa: E402
+from xinstruct.llm.base import GenerateRequest, SamplingParams  # noqa: E402
+
+MODEL = "scripted-coder"
+JUDGE_TOKENS = ("Yes", " Yes", "yes", "No", " No", "no")
+
+
+def request_key(payload: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+def as_request(payload: dict[str, Any]) -> GenerateRequest:
+    """The pipeline's request as the helpers' replies expect it (a trailing assistant turn is the prefix)."""
+    messages = [dict(m) for m in payload.get("messages") or [{"role": "user", "content": payload.get("prompt", "")}]]
+    prefix = ""
+    if payload.get("continue_final_message") and messages and messages[-1]["role"] == "assistant":
+        prefix = messages.pop()["content"]
+    return GenerateRequest(tuple(messages), SamplingParams(max_tokens=int(payload.get("max_tokens") or 16)), prefix)
+
+
+def reply_text(payload: dict[str, Any]) -> str:
+    request = as_request(payload)
+    text = python_reply(request, 0)
+    if role(request) == "instruction":  # samples of one prompt differ by seed, as a sampler's would
+        text += f" Keep it short (take {payload.get('seed', 0) % 1000})."
+    return text
+
+
+def top_logprobs(payload: dict[str, Any]) -> list[dict[str, Any]]:
+    digest = hashlib.sha256(json.dumps(payload.get("messages"), sort_keys=True).encode()).digest()
+    yes = -0.1 - digest[0] / 100  # a prompt-dependent margin, so selection has something to choose by
+    no = -0.1 - digest[1] / 100
+    values = {"Yes": yes, " Yes": yes - 2, "yes": yes - 3, "No": no, " No": no - 2, "no": no - 3}
+    return [{"token": t, "logprob": values[t]} for t in JUDGE_TOKENS]
+
+
+def answer(payload: dict[str, Any]) -> dict[str, Any]:
+    usage = {"prompt_tokens": 10, "completion_tokens": 4}
+    if payload.get("logprobs") and payload.get("max_tokens") == 1:  # a first-token score
+        tops = top_logprobs(payload)
+        content = [{"token": tops[0]["token"], "logprob": tops[0]["logprob"], "top_logprobs": tops}]
+        choice = {"message": {"role": "assistant", "content": tops[0]["token"]}, "finish_reason": "length",
+                  "logprobs": {"content": content}}
+        return {"choices": [choice], "usage": {**usage, "completion_tokens": 1}}
+    text = reply_text(payload)
+    if "messages" not in payload:
+        return {"choices": [{"text": text, "finish_reason": "stop"}], "usage": usage}
+    return {"choices": [{"message": {"role": "assistant", "content": text}, "finish_reason": "stop"}], "usage": usage}
+
+
+def serve(port: int, log_path: Path, delay: float) -> None:
+    log = open(log_path, "a", encoding="utf-8")  # noqa: SIM115 (open for the process's life)
+    lock = threading.Lock()
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def _send(self, body: dict[str, Any]) -> None:
+            data = json.dumps(body).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def do_GET(self) -> None:
+            self._send({"object": "list", "data": [{"id": MODEL, "object": "model"}]})
+
+        def do_POST(self) -> None:
+            payload = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            time.sleep(delay)
+            body = answer(payload)
+            self._send(body)
+            with lock:
+                log.write(request_key(payload) + "\n")
+                log.flush()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    httpd.daemon_threads = True
+    print(f"listening {os.getpid()}", flush=True)
+    httpd.serve_forever()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--log", type=Path, required=True)
+    parser.add_argument("--delay", type=float, default=0.0)
+    args = parser.parse_args()
+    serve(args.port, args.log, args.delay)
+
+
+if __name__ == "__main__":
+    main()

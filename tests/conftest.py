@@ -5,19 +5,18 @@ the location of ../shared benchmark data."""
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
-import httpx
 import pytest
 
 from xinstruct.llm.base import Completion, GenerateRequest, GenerateResult, ScoreRequest, ScoreResult
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tests" / "llm"))
+
+from scripted_server import ServerProcess  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -117,46 +116,6 @@ class ScriptedBackend:
 @pytest.fixture
 def scripted_backend() -> type[ScriptedBackend]:
     return ScriptedBackend
-
-
-class ServerProcess:
-    """``tests/llm/scripted_server.py`` as a real process on one loopback port, to kill and restart."""
-
-    def __init__(self, workdir: Path, delay: float = 0.0) -> None:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = int(s.getsockname()[1])
-        self.url = f"http://127.0.0.1:{self.port}/v1"
-        self.log = workdir / f"served-calls-{self.port}.log"
-        self.delay = delay
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> ServerProcess:
-        cmd = [sys.executable, str(REPO / "tests" / "llm" / "scripted_server.py"), "--port", str(self.port),
-               "--log", str(self.log), "--delay", str(self.delay)]
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL)
-        deadline = time.monotonic() + 30
-        while True:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"scripted server exited with {self.proc.returncode}")
-            try:
-                httpx.get(f"{self.url}/models", timeout=1).raise_for_status()
-                return self
-            except httpx.TransportError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)
-
-    def kill(self) -> None:
-        """SIGKILL: requests in flight are cut off as by a crash."""
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-        self.proc = None
-
-    def answered(self) -> list[str]:
-        """The hash of every request answered so far, over all of the server's lives."""
-        return self.log.read_text().split() if self.log.exists() else []
 
 
 @pytest.fixture

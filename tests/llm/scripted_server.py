@@ -6,6 +6,8 @@ prompt, a seed-dependent instruction otherwise, fixed Yes/No logprobs by prompt 
 it sends is appended to ``--log`` (one line with the request's hash), which is how a test counts
 LLM calls redone after a kill. ``--delay`` slows each answer so kills land while calls are in
 flight. Pipeline-logic stand-in only: the feature proofs against the real model are elsewhere.
+:class:`ServerProcess` starts, kills and restarts it on one port (the ``server_process`` fixture,
+``benchmarks/kill_loop.py``).
 
     python tests/llm/scripted_server.py --port 8123 --log calls.log [--delay 0.02]
 """
@@ -16,12 +18,16 @@ import argparse
 import hashlib
 import json
 import os
+import socket
+import subprocess
 import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+
+import httpx
 
 TESTS = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(TESTS))
@@ -106,10 +112,55 @@ def serve(port: int, log_path: Path, delay: float) -> None:
         def log_message(self, *args: Any) -> None:
             pass
 
-    httpd = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    class Server(ThreadingHTTPServer):
+        def handle_error(self, request: Any, client_address: Any) -> None:
+            if not isinstance(sys.exc_info()[1], ConnectionError):  # a killed client is the point
+                super().handle_error(request, client_address)
+
+    httpd = Server(("127.0.0.1", port), Handler)
     httpd.daemon_threads = True
     print(f"listening {os.getpid()}", flush=True)
     httpd.serve_forever()
+
+
+class ServerProcess:
+    """``tests/llm/scripted_server.py`` as a real process on one loopback port, to kill and restart."""
+
+    def __init__(self, workdir: Path, delay: float = 0.0) -> None:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = int(s.getsockname()[1])
+        self.url = f"http://127.0.0.1:{self.port}/v1"
+        self.log = workdir / f"served-calls-{self.port}.log"
+        self.delay = delay
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> ServerProcess:
+        cmd = [sys.executable, str(Path(__file__).resolve()), "--port", str(self.port),
+               "--log", str(self.log), "--delay", str(self.delay)]
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL)
+        deadline = time.monotonic() + 30
+        while True:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"scripted server exited with {self.proc.returncode}")
+            try:
+                httpx.get(f"{self.url}/models", timeout=1).raise_for_status()
+                return self
+            except httpx.TransportError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+
+    def kill(self) -> None:
+        """SIGKILL: requests in flight are cut off as by a crash."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.proc = None
+
+    def answered(self) -> list[str]:
+        """The hash of every request answered so far, over all of the server's lives."""
+        return self.log.read_text().split() if self.log.exists() else []
 
 
 def main() -> None:

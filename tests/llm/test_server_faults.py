@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
+from scripted_server import ServerProcess
 
 from xinstruct.inverse.config import InverseConfig
 from xinstruct.inverse.pipeline import run_inverse
@@ -44,8 +45,6 @@ def outputs(out: Path) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory) -> tuple[dict[str, str], int]:
     """The undisturbed run's outputs and how many calls it made (one run for the module)."""
-    from conftest import ServerProcess
-
     workdir = tmp_path_factory.mktemp("reference")
     server = ServerProcess(workdir).start()
     try:

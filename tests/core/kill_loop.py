@@ -11,15 +11,20 @@ with the killed process before the call cache stored it.
 from __future__ import annotations
 
 import importlib
+import json
 import multiprocessing
 import os
 import random
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from xinstruct.cli import SUBCOMMANDS, main
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 @dataclass
@@ -81,3 +86,50 @@ def kill_loop(argv: list[str], answered: Callable[[], list[str]], log: Path, *, 
         raise RuntimeError(f"the last run failed ({final.exitcode}): {log.read_text()[-2000:]}")
     calls = answered()
     return KillLoop(kills=landed, answered=len(calls), distinct=len(set(calls)), seconds=time.monotonic() - started)
+
+
+OUTPUTS = {"inverse": ("data.jsonl", "skipped.jsonl"), "agents": ("sft.jsonl", "rejected.jsonl", "dpo.jsonl", "skipped.jsonl"),
+           "eval": ()}
+"""The files of each stage that must equal the undisturbed run's (eval: its shards and summary)."""
+
+
+def stage_argv(stage: str, url: str, out: Path, *, size: int, served_model: str | None = "scripted-coder",
+               concurrency: int = 2) -> list[str]:
+    """``xinstruct`` arguments for a run of ``stage`` whose work grows with ``size`` (1: a few dozen calls)."""
+    served = ["--backend", "openai", "--base-url", url, "--api", "chat", "--concurrency", str(concurrency),
+              *(["--served-model", served_model] if served_model else [])]
+    if stage == "inverse":
+        work = ["inverse", str(REPO / "examples/inverse/demo.jsonl"), "--samples", "2", "--limit", str(6 * size)]
+    elif stage == "agents":
+        work = ["agents", str(REPO / "examples/agents/seed.jsonl"), "--languages", "python,bash",
+                "--rounds", str(size), "--dpo-samples", "0"]
+    else:
+        work = ["eval", "--benchmark", "humaneval+", "--limit", str(10 * size)]
+    return [*work, "--out", str(out), *served]
+
+
+def steady(value: Any) -> Any:
+    """A row without what varies between runs of the same work: timings and whether a call was cached."""
+    if isinstance(value, dict):
+        return {k: steady(v) for k, v in value.items()
+                if not k.endswith("seconds") and k not in ("cached_generation", "new_tokens", "new")}
+    if isinstance(value, list):
+        return [steady(v) for v in value]
+    return value
+
+
+def rows(path: Path) -> list[dict[str, Any]]:
+    return [steady(json.loads(line)) for line in path.read_text().splitlines()]
+
+
+def outcome(stage: str, out: Path) -> dict[str, Any]:
+    """The run's outputs, and its shard rows by id (finished units) to count losses and duplicates."""
+    by_shard = [(shard.name, json.loads(line)) for shard in sorted((out / "shards").glob("*.jsonl"))
+                for line in shard.read_text().splitlines()]
+    ids = Counter(f"{name}/{row['id']}" for name, row in by_shard)
+    shard_rows = [row for _, row in by_shard]
+    files = {name: rows(out / name) for name in OUTPUTS[stage]}
+    if stage == "eval":
+        files["shards"] = sorted((steady(r) for r in shard_rows), key=lambda r: r["id"])
+        files["summary"] = steady(json.loads((out / "summary.json").read_text())["benchmarks"])
+    return {"files": files, "ids": ids}

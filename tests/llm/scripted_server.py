@@ -5,11 +5,13 @@ same way in every incarnation: replies depend only on the request (the agents he
 prompt, a seed-dependent instruction otherwise, fixed Yes/No logprobs by prompt hash). Each answer
 it sends is appended to ``--log`` (one line with the request's hash), which is how a test counts
 LLM calls redone after a kill. ``--delay`` slows each answer so kills land while calls are in
-flight. Pipeline-logic stand-in only: the feature proofs against the real model are elsewhere.
+flight. With ``--upstream URL`` it answers nothing itself: it forwards to a real server (the
+embedded model under ``llama_cpp.server``) and logs the same way. Pipeline-logic stand-in only
+otherwise: the feature proofs against the real model are elsewhere.
 :class:`ServerProcess` starts, kills and restarts it on one port (the ``server_process`` fixture,
 ``benchmarks/kill_loop.py``).
 
-    python tests/llm/scripted_server.py --port 8123 --log calls.log [--delay 0.02]
+    python tests/llm/scripted_server.py --port 8123 --log calls.log [--delay 0.02] [--upstream URL]
 """
 
 from __future__ import annotations
@@ -82,28 +84,42 @@ def answer(payload: dict[str, Any]) -> dict[str, Any]:
     return {"choices": [{"message": {"role": "assistant", "content": text}, "finish_reason": "stop"}], "usage": usage}
 
 
-def serve(port: int, log_path: Path, delay: float) -> None:
+def serve(port: int, log_path: Path, delay: float, upstream: str | None = None) -> None:
     log = open(log_path, "a", encoding="utf-8")  # noqa: SIM115 (open for the process's life)
     lock = threading.Lock()
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
-        def _send(self, body: dict[str, Any]) -> None:
+        def _send(self, body: dict[str, Any], status: int = 200) -> None:
             data = json.dumps(body).encode()
-            self.send_response(200)
+            self.send_response(status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             self.wfile.write(data)
 
         def do_GET(self) -> None:
+            if upstream:
+                self._send(httpx.get(upstream + self.path.removeprefix("/v1"), timeout=60).json())
+                return
             self._send({"object": "list", "data": [{"id": MODEL, "object": "model"}]})
 
         def do_POST(self) -> None:
-            payload = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            try:
+                payload = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            except ValueError:  # the client was killed while it sent the request
+                self.close_connection = True
+                return
             time.sleep(delay)
-            body = answer(payload)
+            if upstream:
+                real = httpx.post(upstream + self.path.removeprefix("/v1"), json=payload, timeout=600)
+                if real.status_code != 200:
+                    self._send(real.json(), real.status_code)
+                    return
+                body = real.json()
+            else:
+                body = answer(payload)
             self._send(body)
             with lock:
                 log.write(request_key(payload) + "\n")
@@ -126,20 +142,21 @@ def serve(port: int, log_path: Path, delay: float) -> None:
 class ServerProcess:
     """``tests/llm/scripted_server.py`` as a real process on one loopback port, to kill and restart."""
 
-    def __init__(self, workdir: Path, delay: float = 0.0) -> None:
+    def __init__(self, workdir: Path, delay: float = 0.0, upstream: str | None = None) -> None:
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             self.port = int(s.getsockname()[1])
         self.url = f"http://127.0.0.1:{self.port}/v1"
         self.log = workdir / f"served-calls-{self.port}.log"
         self.delay = delay
+        self.upstream = upstream
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> ServerProcess:
         cmd = [sys.executable, str(Path(__file__).resolve()), "--port", str(self.port),
-               "--log", str(self.log), "--delay", str(self.delay)]
+               "--log", str(self.log), "--delay", str(self.delay), *(["--upstream", self.upstream] if self.upstream else [])]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL)
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 180  # a loaded machine can take long to start Python
         while True:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"scripted server exited with {self.proc.returncode}")
@@ -168,8 +185,9 @@ def main() -> None:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--log", type=Path, required=True)
     parser.add_argument("--delay", type=float, default=0.0)
+    parser.add_argument("--upstream", help="forward to this server's /v1 root instead of answering")
     args = parser.parse_args()
-    serve(args.port, args.log, args.delay)
+    serve(args.port, args.log, args.delay, args.upstream)
 
 
 if __name__ == "__main__":

@@ -104,7 +104,12 @@ class FaultProxy:
             def log_message(self, *args: Any) -> None:
                 pass
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        class Server(ThreadingHTTPServer):
+            def handle_error(self, request: Any, client_address: Any) -> None:
+                if not isinstance(sys.exc_info()[1], ConnectionError):  # the client gave up on a slow answer
+                    super().handle_error(request, client_address)
+
+        self.httpd = Server(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
@@ -117,14 +122,16 @@ class FaultProxy:
 def test_faulty_answers_are_retried_counted_by_kind_and_change_nothing(server_process, reference, tmp_path):
     server = server_process().start()
     faults = {2: "5xx", 5: "429", 8: "disconnect", 11: "truncated", 14: "bad-json", 17: "timeout", 20: "5xx"}
-    proxy = FaultProxy(server.url, faults, slow=1.5)
+    proxy = FaultProxy(server.url, faults, slow=6.0)
     try:
-        summary = run(proxy.url, tmp_path / "run", timeout=0.8)
+        summary = run(proxy.url, tmp_path / "run", timeout=5.0)
     finally:
         proxy.close()
     assert outputs(tmp_path / "run") == reference[0]
-    assert summary["llm_calls"]["retries"] == {"disconnect": 1, "timeout": 1, "truncated": 1, "5xx": 2, "429": 1,
-                                               "bad-json": 1}
+    retries = dict(summary["llm_calls"]["retries"])
+    # on a very loaded machine an honest answer may also miss the 5 s timeout: that is a retry too
+    assert retries.pop("timeout", 0) >= 1
+    assert retries == {"disconnect": 1, "truncated": 1, "5xx": 2, "429": 1, "bad-json": 1}
     assert summary["llm_calls"]["new"] == reference[1]
 
 

@@ -29,7 +29,7 @@ CFG = InverseConfig(samples=2, limit=8)
 MODEL = "scripted-coder"
 
 
-def backend(url: str, *, timeout: float = 10.0, retries: int = 4, retry_wait: float = 30.0) -> OpenAIBackend:
+def backend(url: str, *, timeout: float = 60.0, retries: int = 4, retry_wait: float = 30.0) -> OpenAIBackend:
     return OpenAIBackend(url, None, served_model=MODEL, api="chat", concurrency=2, timeout=timeout,
                          retries=retries, retry_wait=retry_wait, backoff=0.05, max_backoff=0.5)
 

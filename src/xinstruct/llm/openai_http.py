@@ -61,7 +61,7 @@ def one_line(text: str) -> str:
 
 
 def body_start(text: str, limit: int = 300) -> str:
-    text = " ".join(text.split())
+    text = one_line(text)
     return text[:limit] + ("..." if len(text) > limit else "")
 
 

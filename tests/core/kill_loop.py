@@ -59,7 +59,7 @@ def start_life(argv: list[str], log: Path) -> multiprocessing.Process:
 
 
 def kill_loop(argv: list[str], answered: Callable[[], list[str]], log: Path, *, kills: int, rng: random.Random,
-              calls_per_life: int = 2, jitter: float = 0.3, limit: float = 300.0) -> KillLoop:
+              calls_per_life: int = 2, jitter: float = 0.3, limit: float = 1800.0) -> KillLoop:
     """Run ``xinstruct <argv>`` ``kills`` times, each killed once the server answered ``calls_per_life``
     more calls and then a random 0 to ``jitter`` seconds more (so kills land in calls, between them,
     in the sandbox or in the exports); then once more to the end, which must succeed."""
@@ -83,7 +83,8 @@ def kill_loop(argv: list[str], answered: Callable[[], list[str]], log: Path, *, 
     final.join(limit)
     if final.exitcode != 0:
         final.kill()
-        raise RuntimeError(f"the last run failed ({final.exitcode}): {log.read_text()[-2000:]}")
+        state = f"did not finish within {limit:g} s" if final.exitcode is None else f"failed ({final.exitcode})"
+        raise RuntimeError(f"the last run {state}: {log.read_text()[-2000:]}")
     calls = answered()
     return KillLoop(kills=landed, answered=len(calls), distinct=len(set(calls)), seconds=time.monotonic() - started)
 

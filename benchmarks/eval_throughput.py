@@ -51,6 +51,9 @@ class _Canonical:
             text = self.table[prompt.strip()] + "\n```"
             yield i, GenerateResult([Completion(text, "stop", len(text.split()))], 0)
 
+    def retries_by_kind(self) -> dict[str, int]:
+        return {}
+
     def close(self) -> None:
         pass
 

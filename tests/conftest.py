@@ -1,9 +1,11 @@
 """Shared fixtures: the real embedded model (loaded once per session), a scripted backend for
-pipeline-logic unit tests, and the location of ../shared benchmark data."""
+pipeline-logic unit tests, a deterministic OpenAI-compatible server process for fault tests, and
+the location of ../shared benchmark data."""
 
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
@@ -12,6 +14,9 @@ import pytest
 from xinstruct.llm.base import Completion, GenerateRequest, GenerateResult, ScoreRequest, ScoreResult
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tests" / "llm"))
+
+from scripted_server import ServerProcess  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -101,6 +106,9 @@ class ScriptedBackend:
             self.score_calls.append(req)
             yield i, ScoreResult(logprobs=self.judge(req), prompt_tokens=10)
 
+    def retries_by_kind(self) -> dict[str, int]:
+        return {}
+
     def close(self) -> None:
         pass
 
@@ -108,3 +116,16 @@ class ScriptedBackend:
 @pytest.fixture
 def scripted_backend() -> type[ScriptedBackend]:
     return ScriptedBackend
+
+
+@pytest.fixture
+def server_process(tmp_path: Path) -> Iterator[Callable[..., ServerProcess]]:
+    started: list[ServerProcess] = []
+
+    def make(delay: float = 0.0) -> ServerProcess:
+        started.append(ServerProcess(tmp_path, delay))
+        return started[-1]
+
+    yield make
+    for server in started:
+        server.kill()

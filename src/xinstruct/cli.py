@@ -60,7 +60,8 @@ def main(argv: list[str] | None = None) -> Any:
         exc.show()
         sys.exit(exc.exit_code)
     except XInstructError as exc:
-        Console(stderr=True).print(f"[red]error:[/red] {exc}", highlight=False)
+        # soft_wrap: one line whatever the terminal's width, so logs and scripts get the whole message
+        Console(stderr=True).print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
         sys.exit(2)
     except KeyboardInterrupt:
         Console(stderr=True).print("[yellow]interrupted: finished work is saved; run the same command again to resume")

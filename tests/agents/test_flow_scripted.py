@@ -131,6 +131,9 @@ class BatchRecordingBackend:
     def first_token_logprobs(self, requests):
         yield from self.inner.first_token_logprobs(requests)
 
+    def retries_by_kind(self):
+        return {}
+
     def close(self) -> None:
         pass
 

@@ -241,9 +241,10 @@ def ok(text: str) -> Reply:
     return 200, json.dumps(body)
 
 
-def fake_backend(url: str, *, retries: int = 2, timeout: float = 5.0, concurrency: int = 1) -> OpenAIBackend:
+def fake_backend(url: str, *, retries: int = 2, timeout: float = 5.0, concurrency: int = 1,
+                 retry_wait: float = 0.0) -> OpenAIBackend:
     return OpenAIBackend(url, None, served_model="fake", api="chat", concurrency=concurrency, timeout=timeout,
-                         retries=retries, backoff=0.01, max_backoff=0.05)
+                         retries=retries, retry_wait=retry_wait, backoff=0.01, max_backoff=0.05)
 
 
 def ask(text: str) -> GenerateRequest:
@@ -257,7 +258,9 @@ def test_connection_refused_is_retried_then_fails() -> None:
     with pytest.raises(BackendError) as err:
         list(backend.generate([ask("hi")]))
     message = str(err.value)
-    assert url in message and "4 attempts" in message and "ConnectError" in message
+    assert url in message and "4 attempts" in message and "connect: ConnectError" in message
+    assert "\n" not in message and "run the same command again" in message
+    assert backend.retries_by_kind() == {"connect": 3}
     assert time.monotonic() - started >= 0.01 * (1 + 2 + 4) * 0.5  # three backoff sleeps happened
 
 
@@ -267,6 +270,7 @@ def test_slow_server_times_out_then_retry_succeeds(fake_server) -> None:
     [(_, res)] = list(backend.generate([ask("hi")]))
     assert res.completions[0].text == "reply 1"
     assert len(server.calls) == 2
+    assert backend.retries_by_kind() == {"timeout": 1}
 
 
 def test_malformed_json_and_500_are_retried(fake_server) -> None:
@@ -276,6 +280,7 @@ def test_malformed_json_and_500_are_retried(fake_server) -> None:
     [(_, res)] = list(backend.generate([ask("hi")]))
     assert res.completions[0].text == "finally" and res.completions[0].tokens == 2 and res.prompt_tokens == 5
     assert len(server.calls) == 4
+    assert backend.retries_by_kind() == {"5xx": 1, "429": 1, "bad-json": 1}
 
 
 def test_client_error_is_not_retried(fake_server) -> None:
@@ -299,7 +304,8 @@ def test_partial_batch_yields_finished_before_error(fake_server) -> None:
             got.append((i, res.completions[0].text))
     assert got == [(0, "done a"), (1, "done b")]
     message = str(err.value)
-    assert f"{server.url}/chat/completions" in message and "status 503" in message and "overloaded" in message
+    assert server.url in message and "/chat/completions" in message and "5xx: status 503" in message
+    assert "overloaded" in message
     assert len(message) < 700  # the body's start, not all of it
     # with one request in flight nothing starts after the failure
     assert [c["messages"][-1]["content"] for c in server.calls] == ["a", "b", "fail", "fail"]

@@ -13,6 +13,7 @@ from rich.table import Table
 from xinstruct.agents.config import AgentsConfig
 from xinstruct.core.config import config_options, resolve_configs
 from xinstruct.core.errors import InputError
+from xinstruct.llm.base import retries_text
 from xinstruct.llm.factory import BackendConfig
 from xinstruct.readers import ReaderConfig
 
@@ -74,6 +75,8 @@ def run_command(input_path: str, out: str, config_file: str | None, overwrite: b
         f"kept {t['kept']} of {t['proposed']} proposed (pass rate {summary['pass_rate']}), "
         f"{summary['dpo_rows']} DPO pairs, {summary['wall_seconds']} s -> {out}"
     )
+    if summary["llm_calls"].get("retries"):
+        console.print(f"LLM retries: {retries_text(summary['llm_calls']['retries'])}", highlight=False)
 
 
 @agents.command("memory")

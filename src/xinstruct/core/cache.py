@@ -12,8 +12,12 @@ import json
 import sqlite3
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+from xinstruct.core.errors import StorageError
 
 
 def hash_key(payload: Any) -> str:
@@ -22,19 +26,30 @@ def hash_key(payload: Any) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+@contextmanager
+def _writing(path: Path) -> Iterator[None]:
+    """SQLite's refusals to write (disk full, I/O error, read-only) as a StorageError naming the cache;
+    the failed transaction is rolled back by SQLite, so no half call is ever stored."""
+    try:
+        yield
+    except sqlite3.OperationalError as exc:
+        raise StorageError(path, f"SQLite: {exc}") from exc
+
+
 class CallCache:
     """Persistent key/value store for finished LLM calls; every put is committed at once."""
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute(
-            "CREATE TABLE IF NOT EXISTS calls (key TEXT PRIMARY KEY, kind TEXT, request TEXT, response TEXT, created REAL)"
-        )
+        with _writing(self.path):
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute(
+                "CREATE TABLE IF NOT EXISTS calls (key TEXT PRIMARY KEY, kind TEXT, request TEXT, response TEXT, created REAL)"
+            )
         self.hits = 0
         self.misses = 0
 
@@ -48,7 +63,7 @@ class CallCache:
         return json.loads(row[0])
 
     def put(self, key: str, kind: str, request: Any, response: Any) -> None:
-        with self._lock:
+        with self._lock, _writing(self.path):
             self._db.execute(
                 "INSERT OR REPLACE INTO calls VALUES (?, ?, ?, ?, ?)",
                 (key, kind, json.dumps(request, ensure_ascii=False), json.dumps(response, ensure_ascii=False), time.time()),

@@ -27,5 +27,16 @@ class BackendError(XInstructError):
     """An LLM backend failed after its retries; finished work is kept."""
 
 
+class StorageError(XInstructError):
+    """A run's file could not be written (disk full, quota, read-only); nothing half-written is kept."""
+
+    def __init__(self, path: str | object, reason: str) -> None:
+        self.path = str(path)
+        super().__init__(
+            f"{path}: cannot write ({reason}); free space or use another --out, then run the same command "
+            "again: finished work is kept and the run resumes"
+        )
+
+
 class ModelError(XInstructError):
     """A model could not be found, pulled or verified."""

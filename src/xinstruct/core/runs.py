@@ -14,6 +14,7 @@ atomically through the same object.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
@@ -24,7 +25,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from xinstruct.core.errors import ConfigError
+from xinstruct.core.errors import ConfigError, StorageError
 from xinstruct.core.hashing import file_sha256
 
 SECRET_KEYS = frozenset({"api_key"})
@@ -51,12 +52,29 @@ def package_versions() -> dict[str, str]:
 
 def atomic_write_text(path: Path, text: str) -> None:
     """Write via a temp file + fsync + rename so readers never see half a file."""
+    write_jsonl_lines(path, [text])
+
+
+def write_jsonl_lines(path: Path, pieces: Iterable[str]) -> int:
+    """Write ``pieces`` to ``path`` atomically (temp file, fsync, rename); returns their count.
+
+    When the disk refuses (full, quota, read-only) the temp file is removed and a StorageError names
+    ``path``: the old file, if any, stays as it was.
+    """
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    n = 0
+    try:
+        with open(tmp, "w", encoding="utf-8") as fh:
+            for piece in pieces:
+                fh.write(piece)
+                n += 1
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise StorageError(path, exc.strerror or str(exc)) from exc
+    return n
 
 
 def atomic_write_json(path: Path, obj: Any) -> None:
@@ -96,13 +114,21 @@ def input_identity(*paths: str | Path) -> list[dict[str, Any]]:
 
 
 class ShardWriter:
-    """Append-only JSONL with one fsync per record; repairs a torn tail on open."""
+    """Append-only JSONL with one fsync per record; repairs a torn tail on open.
+
+    A row is written unbuffered and synced before ``write`` returns. When the disk refuses it
+    (full, quota), the file is cut back to where the row began and a StorageError names the shard,
+    so no half row is left even in the file, and every row in it is a finished one.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._repair()
-        self._fh = open(path, "a", encoding="utf-8")  # noqa: SIM115 (held open for appends)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._repair()
+            self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise StorageError(path, exc.strerror or str(exc)) from exc
 
     def _repair(self) -> None:
         if not self.path.exists():
@@ -114,12 +140,22 @@ class ShardWriter:
                 fh.truncate(cut)
 
     def write(self, row: dict[str, Any]) -> None:
-        self._fh.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
-        self._fh.flush()
-        os.fsync(self._fh.fileno())
+        data = (json.dumps(row, ensure_ascii=False, default=str) + "\n").encode()
+        start = os.fstat(self._fd).st_size
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(self._fd, view):]
+            os.fsync(self._fd)
+        except OSError as exc:
+            with contextlib.suppress(OSError):  # shrinking a file needs no space; best effort all the same
+                os.ftruncate(self._fd, start)
+            raise StorageError(self.path, exc.strerror or str(exc)) from exc
 
     def close(self) -> None:
-        self._fh.close()
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
 
     def __enter__(self) -> ShardWriter:
         return self
@@ -246,13 +282,4 @@ class RunDir:
 
 def write_jsonl_atomic(path: Path, rows: Iterable[dict[str, Any]]) -> int:
     """Write a whole JSONL file atomically; returns the row count."""
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    n = 0
-    with open(tmp, "w", encoding="utf-8") as fh:
-        for row in rows:
-            fh.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
-            n += 1
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-    return n
+    return write_jsonl_lines(path, (json.dumps(row, ensure_ascii=False, default=str) + "\n" for row in rows))

@@ -12,6 +12,7 @@ from rich.table import Table
 
 from xinstruct.core.config import config_options, resolve_configs
 from xinstruct.eval.config import EvalConfig
+from xinstruct.llm.base import retries_text
 from xinstruct.llm.factory import BackendConfig
 
 
@@ -82,7 +83,8 @@ def print_summary(summary: dict[str, Any], console: Console) -> None:
         + (f" = {t['problems_per_minute']:.1f} problems/min" if t["problems_per_minute"] else "")
         + (f"; generation {100 * share:.0f}% / execution {100 * (1 - share):.0f}% of busy time" if share is not None else "")
         + (f"; {t['tokens_per_second']} tok/s" if t["tokens_per_second"] else "")
-        + f"; LLM calls: {t['llm_new_calls']} new, {t['llm_cached_calls']} cached",
+        + f"; LLM calls: {t['llm_new_calls']} new, {t['llm_cached_calls']} cached"
+        + (f"; retries: {retries_text(t['llm_retries'])}" if t.get("llm_retries") else ""),
         highlight=False,
     )
     for r in summary["benchmarks"]:

@@ -83,6 +83,7 @@ def run_eval(cfg: EvalConfig, bcfg: BackendConfig, out: Path, *, overwrite: bool
         "new_tokens": stats["new_tokens"],
         "tokens_per_second": round(stats["new_tokens"] / stats["gen_seconds"], 1) if stats["gen_seconds"] else None,
         "llm_new_calls": cached.new_calls, "llm_cached_calls": cached.cached_calls,
+        "llm_retries": cached.retries_by_kind(),
     }
     summary = {"benchmarks": rows, "throughput": throughput, "model": model_identity,
                "prompt_style": cfg.prompt_style, "n": cfg.n, "temperature": cfg.temperature}

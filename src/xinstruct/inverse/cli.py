@@ -11,6 +11,7 @@ from rich.table import Table
 from xinstruct.core.config import config_options, resolve_configs
 from xinstruct.inverse.config import InverseConfig
 from xinstruct.inverse.pipeline import run_inverse
+from xinstruct.llm.base import retries_text
 from xinstruct.llm.factory import BackendConfig
 from xinstruct.readers import ReaderConfig
 
@@ -30,6 +31,7 @@ def print_summary(summary: dict[str, Any], console: Console) -> None:
         table.add_row(key.replace("_", " "), fmt(summary.get(key)))
     table.add_row("tokens (prompt / completion)", f"{summary['tokens']['prompt']:,} / {summary['tokens']['completion']:,}")
     table.add_row("LLM calls (new / cached)", f"{summary['llm_calls']['new']} / {summary['llm_calls']['cached']}")
+    table.add_row("LLM retries by kind", retries_text(summary["llm_calls"].get("retries") or {}) or "none")
     cleaning = summary.get("cleaning") or {}
     if cleaning:
         rejected = cleaning["rejected_by_reason"]

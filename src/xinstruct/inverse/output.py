@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from xinstruct.core.errors import StorageError
 from xinstruct.core.fences import fence
 from xinstruct.core.runs import write_jsonl_atomic
 
@@ -76,8 +77,12 @@ def write_parquet_atomic(path: Path, rows: list[dict[str, Any]]) -> None:
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     # provenance varies in shape between inputs; keep it as one JSON-compatible struct per row
     table = pa.Table.from_pylist(rows)
-    pq.write_table(table, tmp)
-    os.replace(tmp, path)
+    try:
+        pq.write_table(table, tmp)
+        os.replace(tmp, path)
+    except OSError as exc:  # pyarrow's IOError is an OSError
+        tmp.unlink(missing_ok=True)
+        raise StorageError(path, exc.strerror or str(exc)) from exc
 
 
 def export(out_dir: Path, name: str, rows: Iterable[dict[str, Any]]) -> dict[str, Any]:

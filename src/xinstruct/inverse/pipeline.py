@@ -82,7 +82,7 @@ def cleaning_counts(candidates: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def summarize_run(results: list[dict[str, Any]], skips: SkipLog, *, read: int, extracted: int,
-                  dataset: int, elapsed: float, calls: dict[str, int]) -> dict[str, Any]:
+                  dataset: int, elapsed: float, calls: dict[str, Any]) -> dict[str, Any]:
     ok = [r for r in results if r["status"] == "ok"]
     cands = [c for r in ok for c in r["candidates"]]
     scores = [c["score"] for c in cands if c.get("score") is not None]
@@ -240,7 +240,7 @@ def run_inverse(
     summary = summarize_run(
         results, skips, read=len(records) + _read_skips(skips), extracted=len(snippets),
         dataset=len(dataset), elapsed=elapsed,
-        calls={"new": llm.new_calls, "cached": llm.cached_calls},
+        calls={"new": llm.new_calls, "cached": llm.cached_calls, "retries": llm.retries_by_kind()},
     )
     summary["files"] = files
     summary["resumed"] = resumed

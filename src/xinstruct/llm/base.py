@@ -125,6 +125,11 @@ class ScoreResult:
         return cls(logprobs=dict(d["logprobs"]), prompt_tokens=d["prompt_tokens"])
 
 
+def retries_text(counts: dict[str, int]) -> str:
+    """A summary's retries by kind for a terminal line: ``connect 3, 5xx 1`` (empty: none)."""
+    return ", ".join(f"{kind} {n}" for kind, n in counts.items())
+
+
 class Backend(Protocol):
     """What every transport implements."""
 
@@ -138,6 +143,10 @@ class Backend(Protocol):
 
     def first_token_logprobs(self, requests: Sequence[ScoreRequest]) -> Iterator[tuple[int, ScoreResult]]:
         """Log-probability of each candidate's first token as the first reply token (one prompt pass)."""
+        ...
+
+    def retries_by_kind(self) -> dict[str, int]:
+        """Transport retries so far by kind (``llm.openai_http.FAULT_KINDS``); empty for local models."""
         ...
 
     def close(self) -> None: ...

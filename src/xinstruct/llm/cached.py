@@ -66,5 +66,8 @@ class CachedBackend:
     def first_token_logprobs(self, requests: Sequence[ScoreRequest]) -> Iterator[tuple[int, ScoreResult]]:
         return self._run("first_token_logprobs", requests, self.inner.first_token_logprobs, ScoreResult.from_dict)
 
+    def retries_by_kind(self) -> dict[str, int]:
+        return self.inner.retries_by_kind()
+
     def close(self) -> None:
         self.inner.close()

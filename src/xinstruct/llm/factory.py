@@ -52,6 +52,12 @@ class BackendConfig:
     retries: int = option(
         4, "retries with exponential backoff on transport errors (openai backend)", affects_output=False
     )
+    retry_wait: float = option(
+        120.0,
+        "seconds a request keeps retrying after its first failure, at least --retries times, so a "
+        "restarting server costs nothing (openai backend)",
+        affects_output=False,
+    )
     n_ctx: int = option(4096, "context window (llamacpp backend)", affects_output=False)
     threads: int | None = option(
         None, "CPU threads (llamacpp backend; default: all cores)", affects_output=False
@@ -68,8 +74,8 @@ class BackendConfig:
             raise ConfigError("--backend openai needs --base-url (e.g. http://127.0.0.1:8000/v1)")
         if self.parallel < 1:
             raise ConfigError(f"--parallel must be >= 1, got {self.parallel}")
-        if self.concurrency < 1 or self.retries < 0 or self.timeout <= 0:
-            raise ConfigError("concurrency must be >= 1, retries >= 0 and timeout > 0")
+        if self.concurrency < 1 or self.retries < 0 or self.timeout <= 0 or self.retry_wait < 0:
+            raise ConfigError("concurrency must be >= 1, retries >= 0, retry-wait >= 0 and timeout > 0")
 
 
 def locate_model(spec: str | None) -> ModelRef:
@@ -92,6 +98,7 @@ def _openai(cfg: BackendConfig, model: ModelRef | None) -> OpenAIBackend:
     return OpenAIBackend(
         cfg.base_url or "", model, served_model=cfg.served_model, api=cfg.api, api_key=cfg.api_key,
         concurrency=cfg.concurrency, timeout=cfg.timeout, retries=cfg.retries,
+        retry_wait=cfg.retry_wait,
     )
 
 

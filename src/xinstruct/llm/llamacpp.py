@@ -177,6 +177,9 @@ class LlamaCppBackend:
                 scores[cand] = float(logprobs[ids[0]]) if len(ids) == 1 else MISSING_LOGPROB
             yield index, ScoreResult(logprobs=scores, prompt_tokens=len(tokens))
 
+    def retries_by_kind(self) -> dict[str, int]:
+        return {}  # in-process: no transport to retry
+
     def close(self) -> None:
         """Free the model; later calls raise instead of crashing in native code."""
         if not self._closed:

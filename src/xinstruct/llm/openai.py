@@ -65,6 +65,7 @@ class OpenAIBackend:
         concurrency: int = 4,
         timeout: float = 300.0,
         retries: int = 4,
+        retry_wait: float = 120.0,
         backoff: float = 0.5,
         max_backoff: float = 30.0,
     ) -> None:
@@ -73,7 +74,7 @@ class OpenAIBackend:
         if api not in APIS:
             raise BackendError(f"unknown API {api!r}; choose one of {', '.join(APIS)}")
         self.http = Transport(base_url, api_key=api_key, concurrency=concurrency, timeout=timeout, retries=retries,
-                              backoff=backoff, max_backoff=max_backoff)
+                              retry_wait=retry_wait, backoff=backoff, max_backoff=max_backoff)
         self.base_url = self.http.base_url
         self.model = model
         self.template = self._local_template(model) if model is not None else None
@@ -126,6 +127,9 @@ class OpenAIBackend:
                     f"{self.base_url}/models: no model listed ({body_start(json.dumps(data))}); name the served model explicitly"
                 ) from exc
         return self._served_model
+
+    def retries_by_kind(self) -> dict[str, int]:
+        return self.http.retries_by_kind()
 
     # -- payloads -------------------------------------------------------------------------------
 

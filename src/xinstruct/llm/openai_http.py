@@ -13,6 +13,8 @@ import contextlib
 import queue
 import random
 import threading
+import time
+from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -22,9 +24,18 @@ import httpx
 
 from xinstruct.core.errors import BackendError
 
+FAULT_KINDS = ("connect", "disconnect", "timeout", "truncated", "5xx", "429", "bad-json")
+"""What a retried request ran into: no connection; the server closed it before answering; no
+answer in time; the body cut off mid-way; a server error; rate limited; a body that is no JSON
+object. A run's summary counts retries by these kinds."""
+
 
 class _Retryable(Exception):
-    """A transport failure worth another attempt (connect error, timeout, 5xx, 429, bad JSON)."""
+    """A transport failure worth another attempt, of one of :data:`FAULT_KINDS`."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(f"{kind}: {message}")
+        self.kind = kind
 
 
 @dataclass
@@ -45,8 +56,12 @@ def normalise_base_url(url: str) -> str:
     return url
 
 
+def one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
 def body_start(text: str, limit: int = 300) -> str:
-    text = " ".join(text.split())
+    text = one_line(text)
     return text[:limit] + ("..." if len(text) > limit else "")
 
 
@@ -61,6 +76,7 @@ class Transport:
         concurrency: int = 4,
         timeout: float = 300.0,
         retries: int = 4,
+        retry_wait: float = 120.0,
         backoff: float = 0.5,
         max_backoff: float = 30.0,
     ) -> None:
@@ -68,9 +84,17 @@ class Transport:
         self.concurrency = max(1, concurrency)
         self.timeout = timeout
         self.retries = max(0, retries)
+        self.retry_wait = max(0.0, retry_wait)
         self.backoff = backoff
         self.max_backoff = max_backoff
         self.headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self._faults: Counter[str] = Counter()
+        self._faults_lock = threading.Lock()
+
+    def retries_by_kind(self) -> dict[str, int]:
+        """Retries so far (this process), by :data:`FAULT_KINDS`; absent kinds are omitted."""
+        with self._faults_lock:
+            return {kind: self._faults[kind] for kind in FAULT_KINDS if self._faults[kind]}
 
     def get(self, path: str) -> dict[str, Any]:
         """One GET with retries, from synchronous code."""
@@ -83,39 +107,75 @@ class Transport:
     async def _request(
         self, client: httpx.AsyncClient, method: str, path: str, payload: dict[str, Any] | None
     ) -> dict[str, Any]:
-        """One call with retries; raises BackendError naming URL, status and body after the last one."""
+        """One call with retries; after the last one raises one line naming the server and what to do.
+
+        A request is retried (backoff doubling from ``backoff`` up to ``max_backoff`` seconds) until
+        it has had ``retries`` retries *and* ``retry_wait`` seconds have passed since its first
+        failure, so a server that restarts within ``retry_wait`` costs the run nothing.
+        """
         url = self.base_url + path
         problem = ""
-        for attempt in range(self.retries + 1):
-            if attempt:
-                delay = min(self.max_backoff, self.backoff * 2 ** (attempt - 1))
-                await asyncio.sleep(delay * (0.5 + random.random()))
+        first_failure = 0.0
+        attempt = 0
+        while True:
             try:
                 return await self._attempt(client, method, url, payload)
             except _Retryable as exc:
                 problem = str(exc)
-        raise BackendError(f"{method} {url} failed after {self.retries + 1} attempts: {problem}")
+                now = time.monotonic()
+                first_failure = first_failure or now
+                if attempt >= self.retries and now - first_failure >= self.retry_wait:
+                    break
+                with self._faults_lock:
+                    self._faults[exc.kind] += 1
+            attempt += 1
+            delay = min(self.max_backoff, self.backoff * 2 ** (attempt - 1))
+            await asyncio.sleep(delay * (0.5 + random.random()))
+        waited = time.monotonic() - first_failure
+        raise BackendError(
+            f"the server at {self.base_url} gave no usable answer to {method} {path} in {attempt + 1} attempts "
+            f"over {waited:.0f} s (last: {one_line(problem)}); start or fix the server (or --base-url) and run "
+            "the same command again: finished work is kept and the run resumes"
+        )
 
     async def _attempt(
         self, client: httpx.AsyncClient, method: str, url: str, payload: dict[str, Any] | None
     ) -> dict[str, Any]:
+        """One try. The headers and the body are read apart so a body cut off mid-way is told from a
+        connection closed before any answer."""
+        request = client.build_request(method, url, json=payload)
         try:
             async with asyncio.timeout(self.timeout):
-                resp = await client.request(method, url, json=payload)
+                try:
+                    resp = await client.send(request, stream=True)
+                except httpx.ConnectError as exc:
+                    raise _Retryable("connect", f"{type(exc).__name__}: {exc}") from exc
+                except httpx.TimeoutException as exc:
+                    raise _Retryable("timeout", f"no response within {self.timeout:g} s") from exc
+                except httpx.TransportError as exc:
+                    raise _Retryable("disconnect", f"{type(exc).__name__}: {exc}") from exc
+                try:
+                    await resp.aread()
+                except httpx.TimeoutException as exc:
+                    raise _Retryable("timeout", f"body not finished within {self.timeout:g} s") from exc
+                except httpx.TransportError as exc:
+                    raise _Retryable("truncated", f"status {resp.status_code}, body cut off: {exc}") from exc
+                finally:
+                    await resp.aclose()
         except TimeoutError as exc:
-            raise _Retryable(f"no response within {self.timeout:g} s") from exc
-        except httpx.TransportError as exc:
-            raise _Retryable(f"{type(exc).__name__}: {exc}") from exc
-        if resp.status_code == 429 or resp.status_code >= 500:
-            raise _Retryable(f"status {resp.status_code}, body: {body_start(resp.text)!r}")
+            raise _Retryable("timeout", f"no response within {self.timeout:g} s") from exc
+        if resp.status_code == 429:
+            raise _Retryable("429", f"status 429, body: {body_start(resp.text)!r}")
+        if resp.status_code >= 500:
+            raise _Retryable("5xx", f"status {resp.status_code}, body: {body_start(resp.text)!r}")
         if resp.status_code >= 400:
             raise BackendError(f"{method} {url}: status {resp.status_code}, body: {body_start(resp.text)!r}")
         try:
             data = resp.json()
         except ValueError as exc:
-            raise _Retryable(f"status {resp.status_code}, malformed JSON: {body_start(resp.text)!r}") from exc
+            raise _Retryable("bad-json", f"status {resp.status_code}, malformed JSON: {body_start(resp.text)!r}") from exc
         if not isinstance(data, dict):
-            raise _Retryable(f"status {resp.status_code}, JSON is not an object: {body_start(resp.text)!r}")
+            raise _Retryable("bad-json", f"status {resp.status_code}, JSON is not an object: {body_start(resp.text)!r}")
         return data
 
     def _run_sync(self, call: Callable[[httpx.AsyncClient], Awaitable[dict[str, Any]]]) -> dict[str, Any]:

@@ -215,5 +215,8 @@ class TransformersBackend:
                 lo = mid + 1
         return lo
 
+    def retries_by_kind(self) -> dict[str, int]:
+        return {}  # in-process: no transport to retry
+
     def close(self) -> None:
         self.lm = None

@@ -1,0 +1,71 @@
+"""``xinstruct report`` on scripted runs: the figures on the page are the run's, data is text."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from xinstruct.cli import cli
+from xinstruct.report.build import build_report
+from xinstruct.report.inverse_view import scores
+from xinstruct.report.rundata import open_run
+
+
+def _text(html: str) -> str:
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
+
+
+def test_inverse_report_shows_the_runs_figures_and_escapes_data(inverse_run: Path, tmp_path: Path):
+    result = CliRunner().invoke(cli, ["report", str(inverse_run), "--out", str(tmp_path / "r.html")])
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == str(tmp_path / "r.html")
+    html = (tmp_path / "r.html").read_text(encoding="utf-8")
+    summary = json.loads((inverse_run / "summary.json").read_text())
+    text = _text(html)
+    for anchor in ("overview", "scores", "skips", "languages", "run"):
+        assert f'id="{anchor}"' in html
+    assert f"{summary['dataset_rows']} dataset rows" in text
+    assert "extract.too_short 1" in text and "extract.unparseable_unfenced 1" in text
+    # the broken line appended to the shard is reported by file and line, not fatal
+    assert re.search(r"results-00000\.jsonl \d+ not JSON", text)
+    # offline and inert: no script, nothing fetched (XML namespaces are names, not fetches)
+    assert "<script" not in html.lower() and "&lt;script" not in html
+    assert not re.search(r"""(src|href)\s*=\s*["']?https?:|<link|@import|url\((?!#)""", html, re.I)
+    assert html.count("<svg") == 3  # scores, margin, languages
+
+
+def test_selection_margin_and_scores_match_the_shard(inverse_run: Path):
+    run = open_run(inverse_run)
+    results = [r for r in run.shard_rows("results") if r["id"] != "hostile"]
+    sc = scores(results)
+    assert len(sc["all"]) == 80 and len(sc["selected"]) == 20
+    # a snippet whose candidates are all "good" or all "bad" has margin 0, a mixed one 0.9 - 0.2
+    assert {round(m, 3) for m in sc["margin"]} <= {0.0, 0.7}
+    assert any(abs(m - 0.7) < 1e-9 for m in sc["margin"])
+
+
+def test_eval_report_and_two_runs_side_by_side(eval_runs: tuple[Path, Path], tmp_path: Path):
+    a, b = eval_runs
+    single = _text(build_report(b, tmp_path / "b.html").read_text(encoding="utf-8"))
+    assert "humaneval python 4 4 50.0 0" in single  # tasks, scored, pass@1 %, not runnable
+    assert "benchmark failed passed humaneval 2 2" in single  # verdict classes
+    assert "benchmark timeout memory_exceeded output_limit max_tokens humaneval 0 0 0 0" in single
+    html = build_report(a, tmp_path / "ab.html", compare=b).read_text(encoding="utf-8")
+    text = _text(html)
+    assert "Gained by B (2)" in text and "Lost by B (0)" in text
+    assert "humaneval 0.000 50.0 50.0 2 0 2" in text  # A, B, B − A, gained, lost, unchanged
+    assert "HumanEval/0" in text and "HumanEval/1" in text
+
+
+def test_compare_refuses_a_non_eval_run(inverse_run: Path, eval_runs: tuple[Path, Path], tmp_path: Path):
+    result = CliRunner().invoke(cli, ["report", str(eval_runs[0]), "--compare", str(inverse_run),
+                                      "--out", str(tmp_path / "x.html")])
+    assert result.exit_code != 0 and "--compare needs two eval runs" in str(result.exception)
+
+
+def test_not_a_run_directory_is_a_clear_error(tmp_path: Path):
+    result = CliRunner().invoke(cli, ["report", str(tmp_path)])
+    assert result.exit_code != 0 and "no run.json or summary.json" in str(result.exception)

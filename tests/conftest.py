@@ -222,3 +222,28 @@ def eval_runs(tmp_path_factory) -> tuple[Path, Path]:
 def hostile() -> str:
     """The markup the viewer fixtures plant in their runs' data."""
     return HOSTILE
+
+
+@pytest.fixture(scope="session")
+def agents_run(tmp_path_factory) -> Path:
+    """A scripted agents run (python and bash, two rounds) through the real sandbox."""
+    import json
+    import sys
+
+    from xinstruct.agents.config import AgentsConfig
+    from xinstruct.agents.pipeline import AgentsRun
+    from xinstruct.core.config import build_config
+    from xinstruct.sandbox import available_languages
+
+    if "python" not in available_languages():
+        pytest.skip("needs the python sandbox")
+    sys.path.insert(0, str(REPO / "tests" / "agents"))
+    from helpers import python_reply
+
+    root = tmp_path_factory.mktemp("viewer-agents")
+    seeds = root / "seed.jsonl"
+    seeds.write_text("".join(json.dumps({"language": "python", "code": f"def g{i}(x):\n    return x + {i}\n"}) + "\n"
+                             for i in range(4)))
+    cfg = build_config(AgentsConfig, {"languages": "python", "rounds": 2, "dpo_samples": 2, "mode": "centralized"})
+    AgentsRun(cfg, seeds, root / "agents-run", ScriptedBackend(reply=python_reply)).execute()
+    return root / "agents-run"

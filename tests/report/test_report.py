@@ -69,3 +69,32 @@ def test_compare_refuses_a_non_eval_run(inverse_run: Path, eval_runs: tuple[Path
 def test_not_a_run_directory_is_a_clear_error(tmp_path: Path):
     result = CliRunner().invoke(cli, ["report", str(tmp_path)])
     assert result.exit_code != 0 and "no run.json or summary.json" in str(result.exception)
+
+
+def test_agents_report_counts_rounds_memory_and_lineage(agents_run: Path, tmp_path: Path):
+    html = build_report(agents_run, tmp_path / "agents.html").read_text(encoding="utf-8")
+    text = _text(html)
+    summary = json.loads((agents_run / "summary.json").read_text())
+    events = [json.loads(x) for x in next((agents_run / "shards").glob("events-*.jsonl")).read_text().splitlines()]
+    for anchor in ("overview", "rounds", "reflection", "memory", "lineage"):
+        assert f'id="{anchor}"' in html
+    assert f"{summary['totals']['kept']} kept" in text and f"{summary['totals']['proposed']} proposed" in text
+    seed_round = sum(1 for e in events if e["round"] == 0)
+    assert re.search(rf"python 0 {seed_round} {seed_round}\b", text)  # every seed sample passed and was kept
+    memory = json.loads((agents_run / "memory" / "python.json").read_text())
+    assert f"python: {len(memory['items'])}/{memory['size']} items" in text
+    inspired = sum(1 for e in events for p in e["parents"] if p["kind"] != "snippet")
+    assert inspired > 0 and re.search(rf"from \\ to python python {inspired}\b", text)
+
+
+def test_train_report_draws_the_logged_loss(tmp_path: Path):
+    """A training run's directory as sft writes it (progress.jsonl, summary.json): the loss curve per stage."""
+    run = tmp_path / "sft"
+    run.mkdir()
+    (run / "run.json").write_text(json.dumps({"stage": "sft", "created": "2026-12-02T00:00:00Z", "command": ["x"]}))
+    (run / "summary.json").write_text(json.dumps({"artifact": str(run / "adapter"), "stages": [
+        {"name": "stage1", "rows": 8, "steps": 4, "first_loss": 2.5, "final_loss": 1.0}]}))
+    (run / "progress.jsonl").write_text("".join(json.dumps({"event": "log", "stage": "stage1", "step": s, "loss": 3.0 / s})
+                                                + "\n" for s in range(1, 5)))
+    html = build_report(run, tmp_path / "t.html").read_text(encoding="utf-8")
+    assert html.count("<svg") == 1 and "stage1" in html and "4 logged steps" in _text(html)

@@ -8,12 +8,13 @@ from typing import Any
 
 from xinstruct.core.errors import InputError
 from xinstruct.core.runs import atomic_write_text
-from xinstruct.report import eval_view, inverse_view, train_view
+from xinstruct.report import agents_view, eval_view, inverse_view, train_view
 from xinstruct.report.page import Section, Table, render
 from xinstruct.report.rundata import Run, open_run
 
 SECTIONS: dict[str, Callable[[Run], list[Section]]] = {
     "inverse": inverse_view.sections,
+    "agents": agents_view.sections,
     "eval": eval_view.sections,
     "sft": train_view.train_sections,
     "dpo": train_view.train_sections,

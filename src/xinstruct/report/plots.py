@@ -93,9 +93,42 @@ def lines(series: Mapping[str, Sequence[tuple[float, float]]], *, xlabel: str, y
             if points:
                 xs, ys = zip(*points, strict=True)
                 ax.plot(xs, ys, marker="o" if len(points) < 30 else None, markersize=3, label=label, color=colour)
+        if all(float(x).is_integer() for pts in series.values() for x, _ in pts):
+            from matplotlib.ticker import MaxNLocator
+
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # rounds and steps are whole numbers
         ax.set_xlabel(xlabel)
         ax.set_ylabel(ylabel)
         ax.set_title(title)
         if len(series) > 1:
             ax.legend(frameon=False, fontsize=8)
+        return _svg(fig)
+
+
+def graph(edges: Mapping[tuple[str, str], int], *, title: str) -> str:
+    """Nodes on a circle and arrows whose width and label give each edge's count (self-loops as a label)."""
+    import math
+
+    plt = _pyplot()
+    nodes = sorted({n for e in edges for n in e})
+    pos = {n: (math.cos(2 * math.pi * i / len(nodes)), math.sin(2 * math.pi * i / len(nodes))) for i, n in enumerate(nodes)}
+    top = max(edges.values())
+    with plt.rc_context({**_STYLE, "axes.grid": False}):
+        fig, ax = plt.subplots(figsize=(4.8, 4.2))
+        for (a, b), n in edges.items():
+            (x0, y0), (x1, y1) = pos[a], pos[b]
+            if a == b:
+                ax.annotate(f"↻ {n}", (x0, y0), xytext=(0, 14), textcoords="offset points", ha="center", fontsize=8)
+                continue
+            ax.annotate("", xy=(x1, y1), xytext=(x0, y0),
+                        arrowprops={"arrowstyle": "-|>", "lw": 0.6 + 3 * n / top, "color": PALETTE[0], "alpha": 0.7,
+                                    "shrinkA": 14, "shrinkB": 14, "connectionstyle": "arc3,rad=0.15"})
+            ax.text((x0 + x1) / 2, (y0 + y1) / 2, str(n), fontsize=8, ha="center")
+        for n, (x, y) in pos.items():
+            ax.scatter([x], [y], s=500, color=PALETTE[1], zorder=3)
+            ax.text(x, y, n, ha="center", va="center", fontsize=8, zorder=4)
+        ax.set_xlim(-1.4, 1.4)
+        ax.set_ylim(-1.4, 1.4)
+        ax.set_axis_off()
+        ax.set_title(title)
         return _svg(fig)

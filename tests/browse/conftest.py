@@ -37,3 +37,8 @@ def serve(run_dir: Path, tmp: Path) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def inverse_app(inverse_run: Path, tmp_path_factory) -> Iterator[str]:
     yield from serve(inverse_run, tmp_path_factory.mktemp("browse-inverse"))
+
+
+@pytest.fixture(scope="session")
+def eval_app(eval_runs: tuple[Path, Path], tmp_path_factory) -> Iterator[str]:
+    yield from serve(eval_runs[1], tmp_path_factory.mktemp("browse-eval"))

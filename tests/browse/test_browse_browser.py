@@ -55,3 +55,18 @@ def test_hostile_data_is_shown_as_text(inverse_app: str, page, hostile: str):
     assert "more characters not shown" in code  # the 300K line is cut
     assert p.locator("img").count() == 0 and p.locator("script").count() == 0
     assert page.errors == [] and page.dialogs == []
+
+
+def test_eval_task_page_shows_the_sandbox_verdict_and_output(eval_app: str, page, hostile: str, tmp_path: Path):
+    p = page.page
+    p.goto(eval_app + "/")
+    p.select_option("select[name=verdict]", "failed")
+    p.click("#apply")
+    p.wait_for_url("**verdict=failed**")
+    assert p.locator("#samples tbody tr").count() == 2
+    p.click("#samples tbody tr a >> nth=0")
+    assert p.locator("h2 .pill").first.inner_text() == "failed"
+    assert hostile in p.locator("#code").inner_text()  # the answer returns the markup as a string: shown as text
+    assert "AssertionError" in p.locator("pre").last.inner_text()  # the test's stderr from the sandbox
+    p.screenshot(path=str(tmp_path / "browse-eval-task.png"), full_page=True)
+    assert page.errors == [] and page.dialogs == []

@@ -34,7 +34,7 @@ model: setup
 
 demo: setup model
 	$(BIN)/xinstruct inverse examples/inverse/demo.jsonl --out $(DEMO_OUT) --config examples/inverse/demo.yaml $(DEMO_ARGS)
-	@echo "report: $$($(BIN)/xinstruct report $(DEMO_OUT))"
+	@printf 'report: ' && $(BIN)/xinstruct report $(DEMO_OUT)
 
 lint: setup-dev
 	$(BIN)/ruff check src tests benchmarks

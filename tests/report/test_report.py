@@ -6,6 +6,7 @@ import json
 import re
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from xinstruct.cli import cli
@@ -98,3 +99,20 @@ def test_train_report_draws_the_logged_loss(tmp_path: Path):
                                                 + "\n" for s in range(1, 5)))
     html = build_report(run, tmp_path / "t.html").read_text(encoding="utf-8")
     assert html.count("<svg") == 1 and "stage1" in html and "4 logged steps" in _text(html)
+
+
+def test_make_demo_ends_by_printing_the_report_path(inverse_run: Path):
+    import shutil
+    import subprocess
+    import sys
+
+    if shutil.which("make") is None:
+        pytest.skip("make not installed")
+    repo = Path(__file__).resolve().parents[2]
+    recipe = subprocess.run(["make", "-n", "demo", f"DEMO_OUT={inverse_run}"], cwd=repo, capture_output=True,
+                            text=True, check=True, timeout=60).stdout.strip().splitlines()
+    assert recipe[-1] == f"printf 'report: ' && .venv/bin/xinstruct report {inverse_run}"
+    shown = subprocess.run(["bash", "-c", recipe[-1].replace(".venv/bin/xinstruct", f"{sys.executable} -m xinstruct")],
+                           capture_output=True, text=True, check=True, timeout=300)
+    assert shown.stdout == f"report: {inverse_run / 'report.html'}\n"
+    assert (inverse_run / "report.html").stat().st_size > 10_000

@@ -116,3 +116,24 @@ def test_make_demo_ends_by_printing_the_report_path(inverse_run: Path):
                            capture_output=True, text=True, check=True, timeout=300)
     assert shown.stdout == f"report: {inverse_run / 'report.html'}\n"
     assert (inverse_run / "report.html").stat().st_size > 10_000
+
+
+def test_experiment_report_shows_the_arms_comparison_and_losses(tmp_path: Path):
+    """An experiment directory as the experiment writes it (report.json, arms/<arm>/sft/progress.jsonl)."""
+    out = tmp_path / "exp"
+    (out / "arms" / "inverse" / "sft").mkdir(parents=True)
+    (out / "arms" / "inverse" / "sft" / "progress.jsonl").write_text(
+        "".join(json.dumps({"event": "log", "stage": "stage1", "step": s, "loss": 2.0 / s}) + "\n" for s in (1, 2, 3)))
+    report = {"seed": 0, "arms": ["base", "inverse"], "export": "gguf f16", "total_seconds": 12.5,
+              "benchmarks": {"humaneval": {"tasks": 164, "arms": {
+                  "base": {"pass@1": 30.5, "scored": 164, "not_runnable": 0, "nll": 0.41, "nll_tasks": 164},
+                  "inverse": {"pass@1": 33.0, "scored": 164, "not_runnable": 0, "nll": 0.39, "nll_tasks": 164}},
+                  "contrasts": [{"a": "inverse", "b": "base", "pass@1_delta": 2.5, "gained": 9, "lost": 5,
+                                 "p_value": 0.42, "nll_delta": -0.02}]}},
+              "phases": [{"name": "train-inverse", "status": "done", "seconds": 10.0}]}
+    (out / "report.json").write_text(json.dumps(report))
+    text = _text(build_report(out, tmp_path / "e.html").read_text(encoding="utf-8"))
+    assert "humaneval (164 tasks)" in text
+    assert "base 30.5 164 0.410" in text and "inverse 33.0 164 0.390" in text
+    assert "inverse − base 2.500 9 5 0.420 -0.020" in text
+    assert "Loss per arm" in text and "inverse stage1" in text and "train-inverse done 10.0" in text

@@ -18,6 +18,7 @@ SECTIONS: dict[str, Callable[[Run], list[Section]]] = {
     "eval": eval_view.sections,
     "sft": train_view.train_sections,
     "dpo": train_view.train_sections,
+    "experiment": train_view.experiment_sections,
 }
 
 

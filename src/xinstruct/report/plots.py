@@ -100,8 +100,8 @@ def lines(series: Mapping[str, Sequence[tuple[float, float]]], *, xlabel: str, y
         ax.set_xlabel(xlabel)
         ax.set_ylabel(ylabel)
         ax.set_title(title)
-        if len(series) > 1:
-            ax.legend(frameon=False, fontsize=8)
+        if any(series.values()):
+            ax.legend(frameon=False, fontsize=8)  # even one line: its label says which run and stage it is
         return _svg(fig)
 
 

@@ -85,6 +85,9 @@ def open_run(path: str | Path) -> Run:
         raise InputError(f"{root}: not a run directory")
     manifest = _read_json(root / "run.json") if (root / "run.json").exists() else {}
     summary = _read_json(root / "summary.json") if (root / "summary.json").exists() else {}
+    if not manifest and not summary and (root / "report.json").exists():
+        # an experiment directory: its comparison lives in report.json, its stages' runs under arms/
+        return Run(root, "experiment", {}, _read_json(root / "report.json"))
     stage = manifest.get("stage") or summary.get("stage")
     if not stage:
         raise InputError(f"{root}: no run.json or summary.json naming a stage; is this a run directory?")

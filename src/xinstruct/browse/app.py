@@ -11,6 +11,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import jinja2
+from markupsafe import Markup
 
 from xinstruct.browse.diff import word_diff
 from xinstruct.browse.index import Index, Query
@@ -57,7 +58,7 @@ def create_app(index: Index) -> Any:
     env = jinja2.Environment(loader=jinja2.DictLoader({"base": BASE, "list": LIST, "sample": SAMPLE}),
                              autoescape=True, undefined=jinja2.ChainableUndefined)
     run = index.run
-    common = {"run": run, "css": jinja2.utils.markupsafe.Markup(CSS), "total_samples": index.count(), "cut": _cut,
+    common = {"run": run, "css": Markup(CSS), "total_samples": index.count(), "cut": _cut,
               "selected_label": {"inverse": "selected", "agents": "kept", "eval": "any pass"}.get(run.stage, "selected")}
     languages, verdicts, rounds = index.choices("language"), index.choices("verdict"), index.choices("round")
 

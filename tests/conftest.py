@@ -177,7 +177,7 @@ def inverse_run(tmp_path_factory) -> Path:
 
     shard = out / "shards" / "results-00000.jsonl"
     first = json.loads(shard.read_text(encoding="utf-8").splitlines()[0])
-    hostile = {**first, "id": "hostile", "order": 10_000, "language": "python",
+    hostile = {**first, "id": "hostile", "order": 10_000, "language": HOSTILE,
                "code": f"# INVALID_UTF8_HERE\nprint('{HOSTILE}')\n" + "x = 1  # " + "y" * 300_000 + "\n",
                "original_instruction": f"Print {HOSTILE}"}
     line = json.dumps(hostile, ensure_ascii=False).encode().replace(b"INVALID_UTF8_HERE", b"bad \\u00ff \xff\xfe bytes")

@@ -17,11 +17,11 @@ $(VENV)/.stamp-base: $(VENV)/.stamp-system pyproject.toml scripts/install-llama-
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	bash scripts/install-llama-cpp.sh $(BIN)/python
-	$(BIN)/python -m pip install -q -e '.[llamacpp,parse]'
+	$(BIN)/python -m pip install -q -e '.[llamacpp,parse,report]'
 	touch $@
 
 $(VENV)/.stamp-dev: $(VENV)/.stamp-base $(wildcard scripts/setup-npm.sh)
-	$(BIN)/python -m pip install -q -e '.[llamacpp,server,parse,hf,eval,dev]'
+	$(BIN)/python -m pip install -q -e '.[llamacpp,server,parse,hf,eval,report,dev]'
 	if [ -f scripts/setup-npm.sh ]; then bash scripts/setup-npm.sh; fi
 	touch $@
 
@@ -34,6 +34,7 @@ model: setup
 
 demo: setup model
 	$(BIN)/xinstruct inverse examples/inverse/demo.jsonl --out $(DEMO_OUT) --config examples/inverse/demo.yaml $(DEMO_ARGS)
+	@printf 'report: ' && $(BIN)/xinstruct report $(DEMO_OUT)
 
 lint: setup-dev
 	$(BIN)/ruff check src tests benchmarks

@@ -129,3 +129,141 @@ def server_process(tmp_path: Path) -> Iterator[Callable[..., ServerProcess]]:
     yield make
     for server in started:
         server.kill()
+
+CHROMIUM_PATHS = ("/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/lib/chromium/chromium")
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's headless Chromium driven by Playwright (no browser download), one per session."""
+    import shutil
+
+    exe = next((p for p in CHROMIUM_PATHS if Path(p).exists()), None) or shutil.which("chromium")
+    if exe is None:
+        pytest.skip("Chromium not installed (scripts/apt/report.txt; make setup-dev installs it)")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="needs the report extra (playwright)")
+    with sync_api.sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=exe, args=["--no-sandbox", "--disable-gpu"])
+        yield chromium
+        chromium.close()
+
+
+class WatchedPage:
+    """A page that records console errors, page errors and dialogs (a dialog means script ran)."""
+
+    def __init__(self, page) -> None:
+        self.page = page
+        self.errors: list[str] = []
+        self.dialogs: list[str] = []
+        page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: self.errors.append(str(e)))
+        page.on("dialog", lambda d: (self.dialogs.append(d.message), d.dismiss()))
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1200, "height": 800})
+    watched = WatchedPage(context.new_page())
+    yield watched
+    context.close()
+
+
+HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)>'
+"""Text that would run if a viewer inserted data as markup."""
+
+
+def _judge_good_bad(req) -> dict[str, float]:
+    import math
+
+    p = 0.9 if "good" in req.messages[-1]["content"] else 0.2
+    return {"Yes": math.log(p), "No": math.log(1 - p)}
+
+
+@pytest.fixture(scope="session")
+def inverse_run(tmp_path_factory) -> Path:
+    """A scripted Inverse-Instruct run over the demo input, plus one hostile row appended to its shard
+    (HTML, a huge line, invalid UTF-8) and one broken line, as a viewer may meet in data made elsewhere."""
+    from xinstruct.inverse.config import InverseConfig
+    from xinstruct.inverse.pipeline import run_inverse
+    from xinstruct.llm.factory import BackendConfig
+    from xinstruct.readers import ReaderConfig
+
+    out = tmp_path_factory.mktemp("viewer") / "inverse-run"
+    backend = ScriptedBackend(reply=lambda req, i: [f" good thing {HOSTILE}", " bad thing"][req.params.seed % 2],
+                              judge=_judge_good_bad)
+    run_inverse(REPO / "examples" / "inverse" / "demo.jsonl", out, InverseConfig(samples=4), BackendConfig(),
+                ReaderConfig(), backend=backend)
+    import json
+
+    shard = out / "shards" / "results-00000.jsonl"
+    first = json.loads(shard.read_text(encoding="utf-8").splitlines()[0])
+    hostile = {**first, "id": "hostile", "order": 10_000, "language": HOSTILE,
+               "code": f"# INVALID_UTF8_HERE\nprint('{HOSTILE}')\n" + "x = 1  # " + "y" * 300_000 + "\n",
+               "original_instruction": f"Print {HOSTILE}"}
+    line = json.dumps(hostile, ensure_ascii=False).encode().replace(b"INVALID_UTF8_HERE", b"bad \\u00ff \xff\xfe bytes")
+    with open(shard, "ab") as fh:
+        fh.write(line + b"\n" + b"{not json\n")
+    return out
+
+
+@pytest.fixture(scope="session")
+def eval_runs(tmp_path_factory) -> tuple[Path, Path]:
+    """Two scripted HumanEval runs (the packaged set) on 4 tasks through the real sandbox: A answers every task wrongly,
+    B answers the first two with the canonical solution (so B gains exactly those two)."""
+    from xinstruct.eval.benchmarks import load_tasks, parse_benchmark
+    from xinstruct.eval.config import EvalConfig
+    from xinstruct.eval.pipeline import run_eval
+    from xinstruct.llm.factory import BackendConfig
+
+    tasks = load_tasks(parse_benchmark("humaneval"))[:4]
+    right = {t.prompt.strip() for t in tasks[:2]}
+    by_prompt = {t.prompt.strip(): t for t in tasks}
+
+    def answers(good: set[str]):
+        def reply(req, i):
+            user = req.messages[0]["content"]
+            prompt = user.split("```", 1)[1].split("\n", 1)[1].rsplit("\n```", 1)[0].strip()
+            t = by_prompt[prompt]
+            body = t.canonical if prompt in good else f"    return '{HOSTILE}'\n"
+            return t.prompt + (body or "") + "\n```\n"
+
+        return ScriptedBackend(reply=reply)
+
+    root = tmp_path_factory.mktemp("viewer-eval")
+    out = []
+    for name, good in (("eval-a", set()), ("eval-b", right)):
+        cfg = EvalConfig(benchmark=["humaneval"], limit=4)
+        run_eval(cfg, BackendConfig(), root / name, backend=answers(good))
+        out.append(root / name)
+    return out[0], out[1]
+
+
+@pytest.fixture(scope="session")
+def hostile() -> str:
+    """The markup the viewer fixtures plant in their runs' data."""
+    return HOSTILE
+
+
+@pytest.fixture(scope="session")
+def agents_run(tmp_path_factory) -> Path:
+    """A scripted agents run (python and bash, two rounds) through the real sandbox."""
+    import json
+    import sys
+
+    from xinstruct.agents.config import AgentsConfig
+    from xinstruct.agents.pipeline import AgentsRun
+    from xinstruct.core.config import build_config
+    from xinstruct.sandbox import available_languages
+
+    if "python" not in available_languages():
+        pytest.skip("needs the python sandbox")
+    sys.path.insert(0, str(REPO / "tests" / "agents"))
+    from helpers import python_reply
+
+    root = tmp_path_factory.mktemp("viewer-agents")
+    seeds = root / "seed.jsonl"
+    seeds.write_text("".join(json.dumps({"language": "python", "code": f"def g{i}(x):\n    return x + {i}\n"}) + "\n"
+                             for i in range(4)))
+    cfg = build_config(AgentsConfig, {"languages": "python", "rounds": 2, "dpo_samples": 2, "mode": "centralized"})
+    AgentsRun(cfg, seeds, root / "agents-run", ScriptedBackend(reply=python_reply)).execute()
+    return root / "agents-run"

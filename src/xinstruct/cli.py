@@ -21,6 +21,8 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "eval": ("xinstruct.eval.cli:eval_command", "pass@k on HumanEval(+), MBPP+, MultiPL-E, mxeval, HumanEval-X"),
     "train": ("xinstruct.train.cli:train", "SFT (two-stage curriculum) and DPO fine-tuning"),
     "experiment": ("xinstruct.experiment.cli:experiment", "data -> train arms -> export -> eval -> comparison table"),
+    "report": ("xinstruct.report.cli:report", "one self-contained HTML report of a run (any stage)"),
+    "browse": ("xinstruct.browse.cli:browse", "browse and search a run's samples in a local, read-only web app"),
 }
 
 

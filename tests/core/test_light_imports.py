@@ -9,8 +9,8 @@ import sys
 
 import pytest
 
-HEAVY = ("torch", "transformers", "llama_cpp")
-SUBCOMMANDS = ("models", "inverse", "exec", "agents", "eval", "train", "experiment")
+HEAVY = ("torch", "transformers", "llama_cpp", "matplotlib", "uvicorn")
+SUBCOMMANDS = ("models", "inverse", "exec", "agents", "eval", "train", "experiment", "report", "browse")
 
 
 def _heavy_after(code: str) -> list[str]:

@@ -13,6 +13,7 @@ from rich.table import Table
 from xinstruct.agents.config import AgentsConfig
 from xinstruct.core.config import config_options, resolve_configs
 from xinstruct.core.errors import InputError
+from xinstruct.core.tables import table_console
 from xinstruct.llm.base import retries_text
 from xinstruct.llm.factory import BackendConfig
 from xinstruct.readers import ReaderConfig
@@ -58,8 +59,10 @@ def summary_table(summary: dict[str, Any]) -> Table:
 @click.option("--out", "out", required=True, type=click.Path(), help="run directory (resumed when it exists)")
 @click.option("--config", "config_file", type=click.Path(exists=True), help="YAML file of options")
 @click.option("--overwrite", is_flag=True, help="start the run directory afresh when its settings changed")
+@click.option("--json", "as_json", is_flag=True, help="print the summary as JSON instead of a table")
 @config_options(AgentsConfig, BackendConfig, ReaderConfig)
-def run_command(input_path: str, out: str, config_file: str | None, overwrite: bool, **values: Any) -> None:
+def run_command(input_path: str, out: str, config_file: str | None, overwrite: bool, as_json: bool,
+                **values: Any) -> None:
     """Seed samples from INPUT code (Ds1/Ds2), then R collaboration rounds; writes sft.jsonl,
     dpo.jsonl, rejected.jsonl, memory/<lang>.json and summary.json to --out."""
     from xinstruct.agents.pipeline import AgentsRun
@@ -69,7 +72,10 @@ def run_command(input_path: str, out: str, config_file: str | None, overwrite: b
     summary = AgentsRun(
         cfg, input_path, out, backend_cfg=backend_cfg, console=console, overwrite=overwrite, reader_cfg=reader_cfg,
     ).execute()
-    console.print(summary_table(summary))
+    if as_json:
+        click.echo(json.dumps(summary, indent=2, ensure_ascii=False))
+        return
+    table_console().print(summary_table(summary))
     t = summary["totals"]
     console.print(
         f"kept {t['kept']} of {t['proposed']} proposed (pass rate {summary['pass_rate']}), "
@@ -91,7 +97,7 @@ def memory_command(run_dir: str, language: str | None, as_json: bool) -> None:
         files = [f for f in files if f.stem == language]
     if not files:
         raise InputError("no agent memory found" + (f" for {language}" if language else ""), str(mem_dir))
-    console = Console()
+    console = table_console()
     for path in files:
         data = json.loads(path.read_text(encoding="utf-8"))
         if as_json:

@@ -19,6 +19,7 @@ agent order, which keeps the result independent of which unit finished first.
 from __future__ import annotations
 
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,7 @@ from xinstruct.core.pipeline import SkipLog
 from xinstruct.core.progress import make_progress
 from xinstruct.core.records import Record
 from xinstruct.core.runs import RunDir, input_identity
+from xinstruct.data.dataset_folder import write_dataset_folder
 from xinstruct.data.decontam import Decontaminator
 from xinstruct.llm.base import Backend
 from xinstruct.llm.cached import CachedBackend
@@ -184,5 +186,14 @@ class AgentsRun:
         self.run.write_rows("dpo", dpo_rows)
         self.run.write_skips(skips.entries)
         summary = ledger.summary(team, inputs, skips, dpo_rows, time.perf_counter() - started, backend)
+        dropped = Counter({f"input.{k}": v for k, v in (summary.get("skipped_inputs") or {}).items()})
+        for row in summary["per_language"].values():
+            dropped.update({f"rejected.{k}": v for k, v in row["rejected"].items()})
+        headline = {"proposed": summary["totals"]["proposed"], "kept": summary["totals"]["kept"],
+                    "pass_rate": summary["pass_rate"], "first_try_pass_rate": summary["first_try_pass_rate"],
+                    "dpo_rows": summary["dpo_rows"]}
+        folder = write_dataset_folder(self.run.path, stage=STAGE, rows=ledger.kept, manifest=self.run.manifest(),
+                                      dropped=dict(sorted(dropped.items())), headline=headline)
+        summary["hub_folder"] = str(folder)
         self.run.write_summary(summary)
         return summary

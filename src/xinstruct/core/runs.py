@@ -246,6 +246,10 @@ class RunDir:
         self.resumed = resumed
         return resumed
 
+    def manifest(self) -> dict[str, Any]:
+        """``run.json`` as written by :meth:`open`."""
+        return json.loads(self.manifest_path.read_text(encoding="utf-8"))
+
     def clear(self) -> None:
         """Remove outputs of an earlier run (the LLM call cache is kept: its keys are exact)."""
         for sub in ("shards",):

@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from xinstruct.core.config import config_options, resolve_configs
+from xinstruct.core.tables import table_console
 from xinstruct.eval.config import EvalConfig
 from xinstruct.llm.base import retries_text
 from xinstruct.llm.factory import BackendConfig
@@ -32,10 +33,11 @@ class EvalGroup(click.Group):
 @click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path), help="run directory (resumable)")
 @click.option("--config", "config_file", type=click.Path(dir_okay=False), help="YAML file with option values")
 @click.option("--overwrite", is_flag=True, help="start afresh when RUN_DIR holds a run with other settings")
+@click.option("--json", "as_json", is_flag=True, help="print the summary as JSON instead of a table")
 @config_options(EvalConfig, BackendConfig)
 @click.pass_context
 def eval_command(ctx: click.Context, benchmarks: tuple[str, ...], out: Path | None, config_file: str | None,
-                 overwrite: bool, **values: Any) -> None:
+                 overwrite: bool, as_json: bool, **values: Any) -> None:
     """Generate answers with the model, run them against the benchmark tests in the sandbox, report pass@k.
 
     \b
@@ -59,7 +61,11 @@ def eval_command(ctx: click.Context, benchmarks: tuple[str, ...], out: Path | No
     from xinstruct.eval.pipeline import run_eval
 
     console = Console(stderr=True)
-    print_summary(run_eval(cfg, bcfg, out, overwrite=overwrite, console=console), console)
+    summary = run_eval(cfg, bcfg, out, overwrite=overwrite, console=console)
+    if as_json:
+        click.echo(json.dumps(summary, indent=2, ensure_ascii=False))
+        return
+    print_summary(summary, table_console())
 
 
 def print_summary(summary: dict[str, Any], console: Console) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import click
@@ -9,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from xinstruct.core.config import config_options, resolve_configs
+from xinstruct.core.tables import table_console
 from xinstruct.inverse.config import InverseConfig
 from xinstruct.inverse.pipeline import run_inverse
 from xinstruct.llm.base import retries_text
@@ -52,8 +54,9 @@ def print_summary(summary: dict[str, Any], console: Console) -> None:
 @click.argument("input_path", metavar="INPUT", type=click.Path(exists=True))
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="run directory (created; reused to resume)")
 @click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False), help="YAML file of options (CLI wins)")
+@click.option("--json", "as_json", is_flag=True, help="print the summary as JSON instead of a table")
 @config_options(*CLASSES)
-def inverse(input_path: str, out_dir: str, config_file: str | None, **values: Any) -> None:
+def inverse(input_path: str, out_dir: str, config_file: str | None, as_json: bool, **values: Any) -> None:
     """Inverse-Instruct (InverseCoder): extract the code of each response (or each file of a code
     corpus), let the model summarize it into N candidate instructions, let the same model judge each
     (instruction, code) pair by p(Yes)/(p(Yes)+p(No)), keep the best, and write a chat-format dataset.
@@ -64,4 +67,7 @@ def inverse(input_path: str, out_dir: str, config_file: str | None, **values: An
     cfg, backend_cfg, reader_cfg = resolve_configs(CLASSES, config_file, values)
     console = Console(stderr=True)
     summary = run_inverse(input_path, out_dir, cfg, backend_cfg, reader_cfg, console=console)
-    print_summary(summary, Console())
+    if as_json:
+        click.echo(json.dumps(summary, indent=2, ensure_ascii=False))
+        return
+    print_summary(summary, table_console())

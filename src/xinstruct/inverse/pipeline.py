@@ -24,6 +24,7 @@ from xinstruct.core.pipeline import Shard, SkipLog, Step, chain
 from xinstruct.core.progress import make_progress
 from xinstruct.core.records import Record
 from xinstruct.core.runs import RunDir, input_identity
+from xinstruct.data.dataset_folder import write_dataset_folder
 from xinstruct.data.decontam import Decontaminator, DropContaminated
 from xinstruct.inverse.config import InverseConfig
 from xinstruct.inverse.extract import ExtractCode, ExtractSettings
@@ -245,6 +246,11 @@ def run_inverse(
     summary["files"] = files
     summary["resumed"] = resumed
     summary["source"] = SOURCE
+    headline = {k: summary.get(k) for k in ("records_read", "snippets_extracted", "dataset_rows", "candidates_generated",
+                                            "score_mean", "selected_score_mean")}
+    folder = write_dataset_folder(run.path, stage=STAGE, rows=dataset, manifest=run.manifest(),
+                                  dropped=summary["skipped_by_reason"], headline=headline)
+    files["hub_folder"] = {"path": str(folder), "rows": len(dataset)}
     run.write_summary(summary)
     return summary
 

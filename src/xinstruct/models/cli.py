@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 
 import click
-from rich.console import Console
 from rich.table import Table
 
 from xinstruct.core.hashing import file_sha256
+from xinstruct.core.tables import table_console
 from xinstruct.models.catalog import DEFAULT_MODEL, hash_memo, installed_path, known_models
 from xinstruct.models.pull import pull_model
 
@@ -50,7 +50,7 @@ def list_models(as_json: bool, verify: bool) -> None:
         if "verified" in r:
             mark += " (verified)" if r["verified"] else " (HASH MISMATCH)"
         table.add_row(r["name"] + (" (default)" if r["default"] else ""), mark, f"{r['size']:,}", r["sha256"], r["path"])
-    Console().print(table)
+    table_console().print(table)
 
 
 @models.command("pull")

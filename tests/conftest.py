@@ -108,3 +108,19 @@ class ScriptedBackend:
 @pytest.fixture
 def scripted_backend() -> type[ScriptedBackend]:
     return ScriptedBackend
+
+
+@pytest.fixture(scope="session")
+def ray_cluster():
+    """One local Ray cluster for every Ray test of the session (starting one costs seconds).
+
+    The test helpers (this module's scripted backend, a test module's own backends) are shipped
+    to the actors by value: the workers cannot import pytest's conftest modules.
+    """
+    ray = pytest.importorskip("ray", reason="needs the ray extra")
+    import sys
+
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    yield ray
+    ray.shutdown()

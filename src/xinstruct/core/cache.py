@@ -25,12 +25,15 @@ def hash_key(payload: Any) -> str:
 class CallCache:
     """Persistent key/value store for finished LLM calls; every put is committed at once."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, wal: bool = True) -> None:
+        """``wal=False`` keeps SQLite's rollback journal: WAL needs shared memory between the
+        processes that open the file, which shared (network) file systems do not provide, so a
+        cluster worker's own segment (``scale/segments.py``) is written without it."""
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
         self._db = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute(f"PRAGMA journal_mode={'WAL' if wal else 'DELETE'}")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute(
             "CREATE TABLE IF NOT EXISTS calls (key TEXT PRIMARY KEY, kind TEXT, request TEXT, response TEXT, created REAL)"

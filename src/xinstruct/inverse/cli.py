@@ -13,8 +13,9 @@ from xinstruct.inverse.config import InverseConfig
 from xinstruct.inverse.pipeline import run_inverse
 from xinstruct.llm.factory import BackendConfig
 from xinstruct.readers import ReaderConfig
+from xinstruct.scale.config import ScaleConfig
 
-CLASSES = (InverseConfig, BackendConfig, ReaderConfig)
+CLASSES = (InverseConfig, BackendConfig, ReaderConfig, ScaleConfig)
 
 
 def print_summary(summary: dict[str, Any], console: Console) -> None:
@@ -59,7 +60,12 @@ def inverse(input_path: str, out_dir: str, config_file: str | None, **values: An
     INPUT is a JSON/JSONL/Parquet instruction dataset, a saved Hugging Face dataset, a directory of
     source files, or JSONL of code records. Re-running the same command resumes.
     """
-    cfg, backend_cfg, reader_cfg = resolve_configs(CLASSES, config_file, values)
+    cfg, backend_cfg, reader_cfg, scale = resolve_configs(CLASSES, config_file, values)
     console = Console(stderr=True)
-    summary = run_inverse(input_path, out_dir, cfg, backend_cfg, reader_cfg, console=console)
+    if scale.executor == "ray":
+        from xinstruct.inverse.ray_run import run_inverse_ray
+
+        summary = run_inverse_ray(input_path, out_dir, cfg, backend_cfg, reader_cfg, scale, console=console)
+    else:
+        summary = run_inverse(input_path, out_dir, cfg, backend_cfg, reader_cfg, console=console)
     print_summary(summary, Console())

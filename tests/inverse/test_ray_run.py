@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from pathlib import Path
@@ -150,3 +151,46 @@ class _Len:
 
     def __len__(self) -> int:
         return self.n
+
+
+def test_a_bad_record_is_counted_and_the_job_goes_on(tmp_path, scripted_backend):
+    cfg = InverseConfig(samples=2, limit=6)
+
+    def judge_or_fail(req):
+        if "palindrome" in req.messages[-1]["content"]:
+            raise ValueError("this record breaks the judge")
+        return judge(req)
+
+    backend = scripted_backend(reply=lambda req, i: " Write a function that checks a palindrome" if req.params.seed % 3 == 0
+                               else " Write thing", judge=judge_or_fail)
+    summary = ray_run(scripted_backend, tmp_path / "ray", cfg, ScaleConfig(ray_actors=2, ray_batch_size=2), backend=backend)
+    failed = summary["skipped_by_reason"].get("llm.failed.ValueError", 0)
+    assert 0 < failed < 6
+    assert summary["snippets_finished"] == 6
+    assert summary["dataset_rows"] == 6 - failed
+    skipped = [json.loads(line) for line in (tmp_path / "ray" / "skipped.jsonl").read_text().splitlines()]
+    assert sum(s["reason"] == "failed.ValueError" and "breaks the judge" in s["detail"] for s in skipped) == failed
+
+
+@pytest.mark.model
+def test_the_embedded_model_runs_in_ray_actors(tmp_path, embedded_model):
+    pytest.importorskip("llama_cpp", reason="needs the llamacpp extra")
+    from xinstruct.inverse.ray_run import run_inverse_ray
+
+    cfg = InverseConfig(samples=2, max_tokens=48, limit=3)
+    backend_cfg = BackendConfig(threads=1, parallel=2, n_ctx=2048)
+    summary = run_inverse_ray(EXAMPLE, tmp_path / "run", cfg, backend_cfg, ReaderConfig(),
+                              ScaleConfig(ray_actors=2, ray_batch_size=2))
+    assert summary["snippets_finished"] == 3
+    kept = summary["cleaning"]["kept"]  # each kept candidate is judged once; each snippet sampled twice
+    assert summary["llm_calls"]["new"] == summary["executor"]["cache_merge"]["added"] == 3 * 2 + kept
+    rows = [json.loads(line) for line in (tmp_path / "run" / "data.jsonl").read_text().splitlines()]
+    assert rows, summary["skipped_by_reason"]
+    for row in rows:
+        assert row["instruction"].strip()
+        assert 0.0 <= row["score"] <= 1.0
+        assert row["messages"][1]["content"].startswith("```")
+    # a rerun finds every snippet finished and the merged cache holds the calls
+    again = run_inverse_ray(EXAMPLE, tmp_path / "run", cfg, backend_cfg, ReaderConfig(), ScaleConfig(ray_actors=2, ray_batch_size=2))
+    assert again["llm_calls"]["new"] == 0
+    assert (tmp_path / "run" / "data.jsonl").read_text().splitlines() == [json.dumps(r, ensure_ascii=False) for r in rows]

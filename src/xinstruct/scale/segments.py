@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -78,6 +78,9 @@ class MergeReport:
     """Calls stored across the segments (a call stored twice counts twice)."""
     added: int
     """Calls new to the main cache."""
+    unreadable: list[str] = field(default_factory=list)
+    """Segments SQLite could not read (a machine crashed while one was written), renamed
+    ``*.unreadable`` and left out; their calls are made again when needed."""
 
 
 def merge_segments(run_path: str | Path) -> MergeReport:
@@ -86,19 +89,26 @@ def merge_segments(run_path: str | Path) -> MergeReport:
     paths = segment_paths(run_path)
     main = CallCache(run_path / MAIN)
     rows = added = 0
+    unreadable: list[str] = []
     try:
         for path in paths:
             before = len(main)
-            src = sqlite3.connect(str(path))  # read-write: a killed writer's hot journal is rolled back
             try:
-                batch = src.execute("SELECT key, kind, request, response, created FROM calls").fetchall()
-            finally:
-                src.close()
+                src = sqlite3.connect(str(path))  # read-write: a killed writer's hot journal is rolled back
+                try:
+                    batch = src.execute("SELECT key, kind, request, response, created FROM calls").fetchall()
+                finally:
+                    src.close()
+            except sqlite3.DatabaseError as exc:
+                unreadable.append(f"{path.name}: {exc}")
+                path.rename(path.with_name(path.name + ".unreadable"))
+                continue
             with main._lock:
                 main._db.executemany("INSERT OR IGNORE INTO calls VALUES (?, ?, ?, ?, ?)", batch)
             rows += len(batch)
             added += len(main) - before
             path.unlink()
+            path.with_name(path.name + "-journal").unlink(missing_ok=True)
     finally:
         main.close()
-    return MergeReport(len(paths), rows, added)
+    return MergeReport(len(paths), rows, added, unreadable)

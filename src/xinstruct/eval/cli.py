@@ -13,6 +13,7 @@ from rich.table import Table
 from xinstruct.core.config import config_options, resolve_configs
 from xinstruct.eval.config import EvalConfig
 from xinstruct.llm.factory import BackendConfig
+from xinstruct.scale.config import ScaleConfig
 
 
 class EvalGroup(click.Group):
@@ -31,7 +32,7 @@ class EvalGroup(click.Group):
 @click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path), help="run directory (resumable)")
 @click.option("--config", "config_file", type=click.Path(dir_okay=False), help="YAML file with option values")
 @click.option("--overwrite", is_flag=True, help="start afresh when RUN_DIR holds a run with other settings")
-@config_options(EvalConfig, BackendConfig)
+@config_options(EvalConfig, BackendConfig, ScaleConfig)
 @click.pass_context
 def eval_command(ctx: click.Context, benchmarks: tuple[str, ...], out: Path | None, config_file: str | None,
                  overwrite: bool, **values: Any) -> None:
@@ -54,11 +55,16 @@ def eval_command(ctx: click.Context, benchmarks: tuple[str, ...], out: Path | No
         raise click.UsageError("give at least one --benchmark (e.g. humaneval+, multipl-e:java)")
     if out is None:
         raise click.UsageError("--out RUN_DIR is required")
-    cfg, bcfg = resolve_configs([EvalConfig, BackendConfig], config_file, {**values, "benchmark": names})
+    cfg, bcfg, scale = resolve_configs([EvalConfig, BackendConfig, ScaleConfig], config_file, {**values, "benchmark": names})
     from xinstruct.eval.pipeline import run_eval
 
     console = Console(stderr=True)
-    print_summary(run_eval(cfg, bcfg, out, overwrite=overwrite, console=console), console)
+    if scale.executor == "ray":
+        from xinstruct.eval.ray_run import run_eval_ray
+
+        print_summary(run_eval_ray(cfg, bcfg, out, scale, overwrite=overwrite, console=console), console)
+    else:
+        print_summary(run_eval(cfg, bcfg, out, overwrite=overwrite, console=console), console)
 
 
 def print_summary(summary: dict[str, Any], console: Console) -> None:

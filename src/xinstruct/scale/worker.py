@@ -14,7 +14,10 @@ import json
 import os
 import sys
 import traceback
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from xinstruct.core.errors import BackendError
@@ -29,6 +32,52 @@ from xinstruct.scale.segments import SegmentCache
 ENGINE_DIED = 70
 """Exit status of an actor whose engine failed (EX_SOFTWARE): Ray restarts a crashed actor, not
 one that exits on purpose through ``ray.actor.exit_actor``."""
+
+
+@contextmanager
+def engine_guard() -> Iterator[None]:
+    """End the process when the engine fails, so Ray replaces the actor and retries its batch."""
+    try:
+        yield
+    except PromptTooLong:
+        raise
+    except BackendError:
+        traceback.print_exc(file=sys.stderr)
+        sys.stderr.flush()
+        os._exit(ENGINE_DIED)
+
+
+class _BlockWriter:
+    def __init__(self, run: RunDir, name: str) -> None:
+        self.run, self.name, self.rows = run, name, []
+
+    def write(self, row: dict[str, Any]) -> None:
+        self.rows.append(row)
+
+    def close(self) -> None:
+        if self.rows:
+            write_block(self.run, self.name, self.rows)
+            self.rows = []
+
+
+class BlockRun(RunDir):
+    """An actor's view of the run directory for code written against :class:`RunDir` (a stage's
+    harness): what it writes to a shard becomes one result block per shard name at :meth:`close`,
+    and it sees nothing finished (the driver sent only unfinished work)."""
+
+    def __init__(self, path: str | Path, stage: str) -> None:
+        super().__init__(path, stage)
+        self._writers: dict[str, _BlockWriter] = {}
+
+    def done_ids(self, name: str, rank: int = 0) -> set[str]:
+        return set()
+
+    def writer(self, name: str, rank: int = 0) -> _BlockWriter:  # type: ignore[override]
+        return self._writers.setdefault(name, _BlockWriter(self, name))
+
+    def close(self) -> None:
+        for w in self._writers.values():
+            w.close()
 
 
 class BatchWorker:

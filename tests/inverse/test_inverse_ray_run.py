@@ -177,13 +177,13 @@ def test_the_embedded_model_runs_in_ray_actors(tmp_path, embedded_model):
     pytest.importorskip("llama_cpp", reason="needs the llamacpp extra")
     from xinstruct.inverse.ray_run import run_inverse_ray
 
-    cfg = InverseConfig(samples=2, max_tokens=48, limit=3)
+    cfg = InverseConfig(samples=2, max_tokens=32, limit=2)
     backend_cfg = BackendConfig(threads=1, parallel=2, n_ctx=2048)
     summary = run_inverse_ray(EXAMPLE, tmp_path / "run", cfg, backend_cfg, ReaderConfig(),
                               ScaleConfig(ray_actors=2, ray_batch_size=2))
-    assert summary["snippets_finished"] == 3
+    assert summary["snippets_finished"] == 2
     kept = summary["cleaning"]["kept"]  # each kept candidate is judged once; each snippet sampled twice
-    assert summary["llm_calls"]["new"] == summary["executor"]["cache_merge"]["added"] == 3 * 2 + kept
+    assert summary["llm_calls"]["new"] == summary["executor"]["cache_merge"]["added"] == 2 * 2 + kept
     rows = [json.loads(line) for line in (tmp_path / "run" / "data.jsonl").read_text().splitlines()]
     assert rows, summary["skipped_by_reason"]
     for row in rows:

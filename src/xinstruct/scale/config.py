@@ -19,7 +19,7 @@ class ScaleConfig:
     )
     ray_actors: int = option(2, "model actors (one backend each) with --executor ray", affects_output=False)
     ray_batch_size: int = option(
-        16, "snippets per actor batch: their requests reach the engine together (--executor ray)", affects_output=False
+        16, "records (snippets, tasks) per actor batch: their requests reach the engine together (--executor ray)", affects_output=False
     )
     ray_cpus_per_actor: float = option(1.0, "CPUs reserved per model actor (--executor ray)", affects_output=False)
     ray_gpus_per_actor: float = option(0.0, "GPUs reserved per model actor (--executor ray; 1 on GPU nodes)",

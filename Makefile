@@ -21,7 +21,7 @@ $(VENV)/.stamp-base: $(VENV)/.stamp-system pyproject.toml scripts/install-llama-
 	touch $@
 
 $(VENV)/.stamp-dev: $(VENV)/.stamp-base $(wildcard scripts/setup-npm.sh)
-	$(BIN)/python -m pip install -q -e '.[llamacpp,server,parse,hf,eval,report,dev]'
+	$(BIN)/python -m pip install -q -e '.[llamacpp,server,parse,hf,eval,report,ray,dev]'
 	if [ -f scripts/setup-npm.sh ]; then bash scripts/setup-npm.sh; fi
 	touch $@
 

@@ -267,3 +267,19 @@ def agents_run(tmp_path_factory) -> Path:
     cfg = build_config(AgentsConfig, {"languages": "python", "rounds": 2, "dpo_samples": 2, "mode": "centralized"})
     AgentsRun(cfg, seeds, root / "agents-run", ScriptedBackend(reply=python_reply)).execute()
     return root / "agents-run"
+
+
+@pytest.fixture(scope="session")
+def ray_cluster():
+    """One local Ray cluster for every Ray test of the session (starting one costs seconds).
+
+    The test helpers (this module's scripted backend, a test module's own backends) are shipped
+    to the actors by value: the workers cannot import pytest's conftest modules.
+    """
+    ray = pytest.importorskip("ray", reason="needs the ray extra")
+    import sys
+
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    yield ray
+    ray.shutdown()

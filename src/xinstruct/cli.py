@@ -16,6 +16,7 @@ from xinstruct.core.errors import XInstructError
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "models": ("xinstruct.models.cli:models", "list and pull registered models"),
     "inverse": ("xinstruct.inverse.cli:inverse", "Inverse-Instruct: code -> instructions -> self-evaluation -> dataset"),
+    "cache": ("xinstruct.scale.cli:cache", "the LLM call cache of a run: merge a cluster run's segments"),
     "exec": ("xinstruct.sandbox.cli:exec_command", "run untrusted code in the sandbox"),
     "agents": ("xinstruct.agents.cli:agents", "multi-agent multilingual instruction generation (xCoder)"),
     "eval": ("xinstruct.eval.cli:eval_command", "pass@k on HumanEval(+), MBPP+, MultiPL-E, mxeval, HumanEval-X"),

@@ -15,6 +15,7 @@ from xinstruct.core.tables import table_console
 from xinstruct.eval.config import EvalConfig
 from xinstruct.llm.base import retries_text
 from xinstruct.llm.factory import BackendConfig
+from xinstruct.scale.config import ScaleConfig
 
 
 class EvalGroup(click.Group):
@@ -34,7 +35,7 @@ class EvalGroup(click.Group):
 @click.option("--config", "config_file", type=click.Path(dir_okay=False), help="YAML file with option values")
 @click.option("--overwrite", is_flag=True, help="start afresh when RUN_DIR holds a run with other settings")
 @click.option("--json", "as_json", is_flag=True, help="print the summary as JSON instead of a table")
-@config_options(EvalConfig, BackendConfig)
+@config_options(EvalConfig, BackendConfig, ScaleConfig)
 @click.pass_context
 def eval_command(ctx: click.Context, benchmarks: tuple[str, ...], out: Path | None, config_file: str | None,
                  overwrite: bool, as_json: bool, **values: Any) -> None:
@@ -57,11 +58,16 @@ def eval_command(ctx: click.Context, benchmarks: tuple[str, ...], out: Path | No
         raise click.UsageError("give at least one --benchmark (e.g. humaneval+, multipl-e:java)")
     if out is None:
         raise click.UsageError("--out RUN_DIR is required")
-    cfg, bcfg = resolve_configs([EvalConfig, BackendConfig], config_file, {**values, "benchmark": names})
+    cfg, bcfg, scale = resolve_configs([EvalConfig, BackendConfig, ScaleConfig], config_file, {**values, "benchmark": names})
     from xinstruct.eval.pipeline import run_eval
 
     console = Console(stderr=True)
-    summary = run_eval(cfg, bcfg, out, overwrite=overwrite, console=console)
+    if scale.executor == "ray":
+        from xinstruct.eval.ray_run import run_eval_ray
+
+        summary = run_eval_ray(cfg, bcfg, out, scale, overwrite=overwrite, console=console)
+    else:
+        summary = run_eval(cfg, bcfg, out, overwrite=overwrite, console=console)
     if as_json:
         click.echo(json.dumps(summary, indent=2, ensure_ascii=False))
         return

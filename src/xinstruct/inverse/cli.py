@@ -16,8 +16,9 @@ from xinstruct.inverse.pipeline import run_inverse
 from xinstruct.llm.base import retries_text
 from xinstruct.llm.factory import BackendConfig
 from xinstruct.readers import ReaderConfig
+from xinstruct.scale.config import ScaleConfig
 
-CLASSES = (InverseConfig, BackendConfig, ReaderConfig)
+CLASSES = (InverseConfig, BackendConfig, ReaderConfig, ScaleConfig)
 
 
 def print_summary(summary: dict[str, Any], console: Console) -> None:
@@ -64,9 +65,14 @@ def inverse(input_path: str, out_dir: str, config_file: str | None, as_json: boo
     INPUT is a JSON/JSONL/Parquet instruction dataset, a saved Hugging Face dataset, a directory of
     source files, or JSONL of code records. Re-running the same command resumes.
     """
-    cfg, backend_cfg, reader_cfg = resolve_configs(CLASSES, config_file, values)
+    cfg, backend_cfg, reader_cfg, scale = resolve_configs(CLASSES, config_file, values)
     console = Console(stderr=True)
-    summary = run_inverse(input_path, out_dir, cfg, backend_cfg, reader_cfg, console=console)
+    if scale.executor == "ray":
+        from xinstruct.inverse.ray_run import run_inverse_ray
+
+        summary = run_inverse_ray(input_path, out_dir, cfg, backend_cfg, reader_cfg, scale, console=console)
+    else:
+        summary = run_inverse(input_path, out_dir, cfg, backend_cfg, reader_cfg, console=console)
     if as_json:
         click.echo(json.dumps(summary, indent=2, ensure_ascii=False))
         return

@@ -12,6 +12,7 @@ import statistics
 import time
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from xinstruct.core.config import config_to_dict, output_fingerprint
 from xinstruct.core.instructions import REJECT_REASONS
 from xinstruct.core.pipeline import Shard, SkipLog, Step, chain
 from xinstruct.core.progress import make_progress
+from xinstruct.core.prompts import PromptFile
 from xinstruct.core.records import Record
 from xinstruct.core.runs import RunDir, input_identity
 from xinstruct.data.dataset_folder import write_dataset_folder
@@ -35,7 +37,7 @@ from xinstruct.inverse.tasks import JudgeTask, SummarizeTask
 from xinstruct.inverse.templates import load_prompt
 from xinstruct.llm.base import Backend
 from xinstruct.llm.cached import CachedBackend
-from xinstruct.llm.factory import BackendConfig, plan_or_given
+from xinstruct.llm.factory import BackendConfig, BackendPlan, GivenBackend, plan_or_given
 from xinstruct.readers import ReaderConfig, read_input
 from xinstruct.sandbox import Sandbox
 
@@ -121,6 +123,105 @@ def summarize_run(results: list[dict[str, Any]], skips: SkipLog, *, read: int, e
     }
 
 
+@dataclass(frozen=True)
+class InversePrompts:
+    summarize: PromptFile
+    judge: PromptFile
+    roundtrip: PromptFile | None
+
+    @classmethod
+    def load(cls, cfg: InverseConfig) -> InversePrompts:
+        return cls(load_prompt("summarize", cfg.summarize_prompt), load_prompt("judge", cfg.judge_prompt),
+                   load_prompt("roundtrip") if cfg.select == "roundtrip" else None)
+
+
+@dataclass
+class Prepared:
+    """What the driver knows before the first LLM call: the run directory (checked against the
+    model's identity), every snippet in input order and which of them are still to do."""
+
+    run: RunDir
+    plan: BackendPlan | GivenBackend
+    prompts: InversePrompts
+    skips: SkipLog
+    records_read: int
+    snippets: list[Record]
+    order: dict[str, int]
+    todo: list[Record]
+    resumed: bool
+    started: float
+
+
+def prepare_inverse(input_path: str | Path, out_dir: str | Path, cfg: InverseConfig, backend_cfg: BackendConfig,
+                    reader_cfg: ReaderConfig, backend: Backend | None, *, all_shards: bool = False) -> Prepared:
+    """Read, extract, deduplicate, decontaminate and shard; open (or resume) the run directory.
+
+    Nothing expensive happens here: the model is planned, not built. ``all_shards`` takes the
+    finished ids from every result shard of the run (a cluster run writes one per block).
+    """
+    started = time.perf_counter()
+    run = RunDir(out_dir, STAGE)
+    prompts = InversePrompts.load(cfg)
+    skips = SkipLog()
+    records = list(read_input(input_path, reader_cfg, skips))
+    extract = ExtractCode(ExtractSettings(cfg.min_chars, cfg.max_chars, 1, cfg.max_lines, tuple(cfg.languages)))
+    steps: list[Step] = [extract]
+    decontaminator = Decontaminator.from_specs(reader_cfg.decontaminate)
+    if decontaminator is not None:
+        steps.append(DropContaminated(decontaminator))
+    snippets = list(chain([*steps, Shard()], records, rank=cfg.rank, world_size=cfg.world_size))
+    for step in steps:
+        skips.merge(step.skips)
+    order = {r.id: i for i, r in enumerate(snippets)}
+    if cfg.limit is not None:
+        snippets = snippets[: cfg.limit]
+
+    # the run directory is checked against the model's identity before the model is loaded or pulled
+    plan = plan_or_given(backend_cfg, backend)
+    resumed = run.open(
+        config={"inverse": config_to_dict(cfg), "backend": config_to_dict(backend_cfg), "reader": config_to_dict(reader_cfg),
+                "input": str(input_path)},
+        fingerprint={**output_fingerprint(cfg, reader_cfg), "backend": backend_cfg.backend, "input": str(Path(input_path).resolve())},
+        model=plan.identity(),
+        input=input_identity(input_path),
+        prompts={"summarize": prompts.summarize.sha256, "judge": prompts.judge.sha256,
+                 **({"roundtrip": prompts.roundtrip.sha256} if prompts.roundtrip else {})},
+        seed=cfg.seed,
+        overwrite=cfg.overwrite,
+    )
+    done = {r["id"] for r in run.rows("results")} if all_shards else run.done_ids("results", cfg.rank)
+    todo = [r for r in snippets if r.id not in done]
+    return Prepared(run, plan, prompts, skips, len(records) + _read_skips(skips), snippets, order, todo, resumed, started)
+
+
+def llm_steps(llm: Backend, cfg: InverseConfig, prompts: InversePrompts) -> tuple[Step, ...]:
+    """The steps that call the model, in order (selection follows them)."""
+    summarize = Summarize(
+        llm, SummarizeTask(prompts.summarize), samples=cfg.samples, temperature=cfg.temperature, top_p=cfg.top_p,
+        repetition_penalty=cfg.repetition_penalty, max_tokens=cfg.max_tokens, seed=cfg.seed,
+        want_logprobs=cfg.select == "perplexity",
+    )
+    steps: tuple[Step, ...] = (summarize, Judge(llm, JudgeTask(prompts.judge)))
+    if prompts.roundtrip is not None:
+        steps += (RoundTrip(llm, Sandbox(), prompts.roundtrip, calls=cfg.roundtrip_calls, seed=cfg.seed),)
+    return steps
+
+
+def selector(cfg: InverseConfig) -> Select:
+    return Select(cfg.select, seed=cfg.seed, top_k=cfg.top_k, threshold=cfg.threshold)
+
+
+def drop_row(entry: dict[str, Any], order: int) -> dict[str, Any]:
+    """The result row of a snippet an LLM step dropped (it is finished: a resume skips it)."""
+    return {"id": entry["id"], "order": order, "status": entry["reason"], "detail": entry["detail"], "new": True}
+
+
+def finished_row(record: Record, order: int) -> dict[str, Any]:
+    row = _result_row(record, order)
+    row["new"] = True
+    return row
+
+
 def run_inverse(
     input_path: str | Path,
     out_dir: str | Path,
@@ -138,90 +239,64 @@ def run_inverse(
     called after each finished snippet (tests use it to simulate a crash).
     """
     console = console or Console(stderr=True)
-    started = time.perf_counter()
-    run = RunDir(out_dir, STAGE)
-    summarize_prompt = load_prompt("summarize", cfg.summarize_prompt)
-    judge_prompt = load_prompt("judge", cfg.judge_prompt)
-    roundtrip_prompt = load_prompt("roundtrip") if cfg.select == "roundtrip" else None
+    prep = prepare_inverse(input_path, out_dir, cfg, backend_cfg, reader_cfg, backend)
+    run, order, todo = prep.run, prep.order, prep.todo
+    done = len(prep.snippets) - len(todo)
+    if prep.resumed:
+        console.print(f"resuming {run.path}: {done} snippets done, {len(todo)} to go")
 
-    skips = SkipLog()
-    records = list(read_input(input_path, reader_cfg, skips))
-    extract = ExtractCode(ExtractSettings(cfg.min_chars, cfg.max_chars, 1, cfg.max_lines, tuple(cfg.languages)))
-    steps: list[Step] = [extract]
-    decontaminator = Decontaminator.from_specs(reader_cfg.decontaminate)
-    if decontaminator is not None:
-        steps.append(DropContaminated(decontaminator))
-    snippets = list(chain([*steps, Shard()], records, rank=cfg.rank, world_size=cfg.world_size))
-    for step in steps:
-        skips.merge(step.skips)
-    order = {r.id: i for i, r in enumerate(snippets)}
-    if cfg.limit is not None:
-        snippets = snippets[: cfg.limit]
-
-    # the run directory is checked against the model's identity before the model is loaded or pulled
-    plan = plan_or_given(backend_cfg, backend)
-    model_identity = plan.identity()
-    resumed = run.open(
-        config={"inverse": config_to_dict(cfg), "backend": config_to_dict(backend_cfg), "reader": config_to_dict(reader_cfg),
-                "input": str(input_path)},
-        fingerprint={**output_fingerprint(cfg, reader_cfg), "backend": backend_cfg.backend, "input": str(Path(input_path).resolve())},
-        model=model_identity,
-        input=input_identity(input_path),
-        prompts={"summarize": summarize_prompt.sha256, "judge": judge_prompt.sha256,
-                 **({"roundtrip": roundtrip_prompt.sha256} if roundtrip_prompt else {})},
-        seed=cfg.seed,
-        overwrite=cfg.overwrite,
-    )
-    done = run.done_ids("results", cfg.rank)
-    todo = [r for r in snippets if r.id not in done]
-    if resumed:
-        console.print(f"resuming {run.path}: {len(done)} snippets done, {len(todo)} to go")
-
-    inner = plan.build()
+    inner = prep.plan.build()
     cache = CallCache(run.cache_path)
     llm = CachedBackend(inner, cache)
-    summarize = Summarize(
-        llm, SummarizeTask(summarize_prompt), samples=cfg.samples, temperature=cfg.temperature, top_p=cfg.top_p,
-        repetition_penalty=cfg.repetition_penalty, max_tokens=cfg.max_tokens, seed=cfg.seed,
-        want_logprobs=cfg.select == "perplexity",
-    )
-    judge = Judge(llm, JudgeTask(judge_prompt))
-    select = Select(cfg.select, seed=cfg.seed, top_k=cfg.top_k, threshold=cfg.threshold)
-    llm_steps: tuple[Step, ...] = (summarize, judge)
-    if roundtrip_prompt is not None:
-        llm_steps += (RoundTrip(llm, Sandbox(), roundtrip_prompt, calls=cfg.roundtrip_calls, seed=cfg.seed),)
-    drained = dict.fromkeys(llm_steps, 0)
+    steps = llm_steps(llm, cfg, prep.prompts)
+    summarize = steps[0]
+    assert isinstance(summarize, Summarize)
+    drained = dict.fromkeys(steps, 0)
 
     try:
         with run.writer("results", cfg.rank) as writer, make_progress(console) as progress:
             task = progress.add_task("inverse-instruct", total=len(todo))
 
             def write_llm_drops() -> None:
-                for step in llm_steps:
+                for step in steps:
                     for entry in step.skips.entries[drained[step]:]:
-                        writer.write({"id": entry["id"], "order": order[entry["id"]], "status": entry["reason"],
-                                      "detail": entry["detail"], "new": True})
+                        writer.write(drop_row(entry, order[entry["id"]]))
                         progress.advance(task)
                     drained[step] = len(step.skips.entries)
 
-            for record in chain([*llm_steps, select], todo):
+            for record in chain([*steps, selector(cfg)], todo):
                 write_llm_drops()
-                row = _result_row(record, order[record.id])
-                row["new"] = True
-                writer.write(row)
+                writer.write(finished_row(record, order[record.id]))
                 progress.update(
                     task, advance=1, tokens=summarize.completion_tokens,
                     cached=llm.cached_calls,
                 )
                 if on_record is not None:
-                    on_record(len(done) + progress.tasks[0].completed)
+                    on_record(done + progress.tasks[0].completed)
             write_llm_drops()
     finally:
         cache.close()
         if backend is None:
             inner.close()
+    return finish_inverse(prep, cfg, {"new": llm.new_calls, "cached": llm.cached_calls,
+                                      "retries": llm.retries_by_kind()}, console)
 
-    results = sorted(run.rows("results"), key=lambda r: r["order"])
+
+def finish_inverse(prep: Prepared, cfg: InverseConfig, calls: dict[str, Any], console: Console,
+                   extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Datasets, skip log and summary from the result shards, in input order: one code for every
+    executor, so a cluster run's files equal a local run's. A snippet finished twice (a cluster
+    block retried after its file was written) is counted once."""
+    run = prep.run
+    results: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    duplicates = 0
+    for row in sorted(run.rows("results"), key=lambda r: r["order"]):
+        if row["id"] in seen:
+            duplicates += 1
+            continue
+        seen.add(row["id"])
+        results.append(row)
     dataset = [row for r in results if r["status"] == "ok" for row in dataset_rows(r)]
     files = {"dataset": export(run.path, "data", dataset)}
     if cfg.with_original:
@@ -236,21 +311,23 @@ def run_inverse(
         {"stage": "llm", "reason": r["status"], "file": None, "line": None, "id": r["id"], "detail": r.get("detail", "")}
         for r in results if r["status"] != "ok"
     ]
-    run.write_skips([*skips.entries, *llm_skips])
-    elapsed = time.perf_counter() - started
+    run.write_skips([*prep.skips.entries, *llm_skips])
+    elapsed = time.perf_counter() - prep.started
     summary = summarize_run(
-        results, skips, read=len(records) + _read_skips(skips), extracted=len(snippets),
-        dataset=len(dataset), elapsed=elapsed,
-        calls={"new": llm.new_calls, "cached": llm.cached_calls, "retries": llm.retries_by_kind()},
+        results, prep.skips, read=prep.records_read, extracted=len(prep.snippets),
+        dataset=len(dataset), elapsed=elapsed, calls=calls,
     )
     summary["files"] = files
-    summary["resumed"] = resumed
+    summary["resumed"] = prep.resumed
+    summary["duplicate_results"] = duplicates
     summary["source"] = SOURCE
     headline = {k: summary.get(k) for k in ("records_read", "snippets_extracted", "dataset_rows", "candidates_generated",
                                             "score_mean", "selected_score_mean")}
     folder = write_dataset_folder(run.path, stage=STAGE, rows=dataset, manifest=run.manifest(),
                                   dropped=summary["skipped_by_reason"], headline=headline)
     files["hub_folder"] = {"path": str(folder), "rows": len(dataset)}
+    if extra:
+        summary.update(extra)
     run.write_summary(summary)
     return summary
 

@@ -20,7 +20,7 @@ from xinstruct.models.registry import ModelRef, resolve_model
 if TYPE_CHECKING:
     from xinstruct.llm.openai import OpenAIBackend
 
-BACKENDS = ("llamacpp", "openai", "transformers")
+BACKENDS = ("llamacpp", "openai", "transformers", "vllm")
 
 
 @dataclass
@@ -178,4 +178,9 @@ def make_backend(cfg: BackendConfig, model: ModelRef | None = None) -> Backend:
 
         assert model is not None
         return TransformersBackend(model, batch_size=cfg.batch_size)
+    if cfg.backend == "vllm":  # GPU actors; not exercised here (docs/scale.md)
+        from xinstruct.llm.vllm import VLLMBackend
+
+        assert model is not None
+        return VLLMBackend(model, max_model_len=cfg.n_ctx)
     raise ConfigError(f"unknown backend {cfg.backend!r}; choose one of {', '.join(BACKENDS)}")

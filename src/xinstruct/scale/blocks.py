@@ -1,0 +1,71 @@
+"""The files a cluster run shares between driver and actors: the snippets it reads and the
+result blocks the actors write.
+
+``snippets/`` holds the driver stage's output (Parquet: ``id``, input ``order`` and the record as
+JSON), so actors read work instead of the driver shipping it. Each batch an actor finishes is one
+result file named by a hash of its ids and written atomically: a batch Ray retries (its actor
+died after writing) rewrites the same file with the same rows, and a rerun skips every id found
+in any result file, so no id is lost or finished twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from xinstruct.core.records import Record
+from xinstruct.core.runs import RunDir, write_jsonl_atomic
+
+SNIPPETS = "snippets"
+
+
+def write_snippets(run: RunDir, records: Sequence[Record], order: dict[str, int], *, files: int) -> Path:
+    """The records still to do as ``files`` Parquet files (so the work splits into as many blocks)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    out = run.path / SNIPPETS
+    out.mkdir(parents=True, exist_ok=True)
+    for old in out.glob("*.parquet"):
+        old.unlink()
+    per_file = max(1, math.ceil(len(records) / max(1, files)))
+    for k in range(0, len(records), per_file):
+        part = records[k:k + per_file]
+        table = pa.table({
+            "id": [r.id for r in part],
+            "order": [order[r.id] for r in part],
+            "record": [json.dumps(r.to_dict(), ensure_ascii=False) for r in part],
+        })
+        tmp = out / f".part-{k // per_file:05d}.parquet.tmp-{os.getpid()}"
+        pq.write_table(table, tmp)
+        os.replace(tmp, out / f"part-{k // per_file:05d}.parquet")
+    return out
+
+
+def read_snippets(ray: Any, path: Path) -> Any:
+    """The snippet files as a Ray dataset, one block per file.
+
+    The driver reads them (they are small beside the model work) instead of ``read_parquet``'s
+    tasks: those need a CPU each, and with every CPU held by a model actor they would never run.
+    """
+    import pyarrow.parquet as pq
+
+    return ray.data.from_arrow([pq.read_table(p) for p in sorted(path.glob("part-*.parquet"))])
+
+
+def block_name(name: str, ids: Iterable[str]) -> str:
+    digest = hashlib.blake2b("\n".join(ids).encode(), digest_size=10).hexdigest()
+    return f"{name}-ray-{digest}"
+
+
+def write_block(run: RunDir, name: str, rows: list[dict[str, Any]]) -> Path:
+    """One finished batch as ``shards/<name>-ray-<hash of its ids>.jsonl``, atomically."""
+    path = run.path / "shards" / f"{block_name(name, (r['id'] for r in rows))}.jsonl"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_jsonl_atomic(path, rows)
+    return path

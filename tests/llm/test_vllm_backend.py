@@ -1,0 +1,19 @@
+"""The vLLM backend cannot run here (no GPU, vLLM not installable): what is checked is that
+choosing it without vLLM fails with an error naming the extra, before any work starts."""
+
+from __future__ import annotations
+
+import importlib.util
+
+import pytest
+
+from xinstruct.core.errors import BackendError
+from xinstruct.llm.factory import BackendConfig, plan_backend
+
+
+@pytest.mark.skipif(importlib.util.find_spec("vllm") is not None, reason="vLLM is installed")
+def test_vllm_without_vllm_names_the_extra(embedded_model):
+    plan = plan_backend(BackendConfig(backend="vllm"))
+    assert plan.identity()["backend"] == "vllm"  # the run directory can be checked first
+    with pytest.raises(BackendError, match=r"xinstruct\[vllm\]"):
+        plan.build()

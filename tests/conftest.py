@@ -13,6 +13,14 @@ from xinstruct.llm.base import Completion, GenerateRequest, GenerateResult, Scor
 
 REPO = Path(__file__).resolve().parents[1]
 
+try:  # property tests: the same examples on every run and machine, and no example database left behind
+    from hypothesis import settings as _hypothesis_settings
+
+    _hypothesis_settings.register_profile("xinstruct", derandomize=True, database=None, print_blob=True)
+    _hypothesis_settings.load_profile("xinstruct")
+except ImportError:  # the dev extra brings it; only the fuzz tests need it
+    pass
+
 
 @pytest.fixture(scope="session")
 def shared_dir() -> Path:

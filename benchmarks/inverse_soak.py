@@ -3,15 +3,18 @@ so what is measured is the pipeline itself (reading, extraction, the run protoco
 cache, the outputs): records/s, peak memory at several sizes (is it flat in the record count?),
 the time to resume a finished run of that size, and the run directory's bytes per record.
 
-    nice -n 19 .venv/bin/python benchmarks/inverse_soak.py --sizes 1000,4000,16000 [--samples 1]
+    nice -n 19 .venv/bin/python benchmarks/inverse_soak.py --sizes 1000,4000,16000 [--samples 1] [--compare-fsync]
 
-Each size runs in its own child process, so each peak RSS is that size's alone.
+Each size runs in its own child process, so each peak RSS is that size's alone. ``--compare-fsync``
+also runs each size with ``os.fsync`` made a no-op in the child (the one fsync per finished
+snippet of the run protocol), to show what the crash guarantee costs on this disk.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -88,18 +91,24 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--sizes", default="1000,4000,16000", help="comma-separated record counts")
     ap.add_argument("--samples", type=int, default=1, help="candidate instructions per snippet")
+    ap.add_argument("--compare-fsync", action="store_true", help="also run each size without fsync")
     ap.add_argument("--child", type=int, help=argparse.SUPPRESS)
+    ap.add_argument("--child-no-fsync", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child is not None:
+        if args.child_no_fsync:
+            os.fsync = lambda fd: None  # measurement only: what the run protocol's fsyncs cost
+
         with tempfile.TemporaryDirectory(prefix="xinstruct-soak-") as d:
             print(json.dumps(one_size(args.child, args.samples, Path(d))))
         return
     rows = []
     for n in (int(x) for x in args.sizes.split(",")):
-        done = subprocess.run([sys.executable, __file__, "--child", str(n), "--samples", str(args.samples)],
-                              capture_output=True, text=True, check=True)
-        rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
-        print(json.dumps(rows[-1]), flush=True)
+        for fsync in (True, False) if args.compare_fsync else (True,):
+            argv = [sys.executable, __file__, "--child", str(n), "--samples", str(args.samples)]
+            done = subprocess.run(argv + ([] if fsync else ["--child-no-fsync"]), capture_output=True, text=True, check=True)
+            rows.append({"fsync": fsync, **json.loads(done.stdout.strip().splitlines()[-1])})
+            print(json.dumps(rows[-1]), flush=True)
     cols = list(rows[0])
     print("| " + " | ".join(cols) + " |")
     print("|" + " --- |" * len(cols))

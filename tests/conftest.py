@@ -18,6 +18,14 @@ sys.path.insert(0, str(REPO / "tests" / "llm"))
 
 from scripted_server import ServerProcess  # noqa: E402
 
+try:  # property tests: the same examples on every run and machine, and no example database left behind
+    from hypothesis import settings as _hypothesis_settings
+
+    _hypothesis_settings.register_profile("xinstruct", derandomize=True, database=None, print_blob=True)
+    _hypothesis_settings.load_profile("xinstruct")
+except ImportError:  # the dev extra brings it; only the fuzz tests need it
+    pass
+
 
 @pytest.fixture(scope="session")
 def shared_dir() -> Path:

@@ -53,18 +53,26 @@ def cli() -> None:
     fine-tune on it, and measure the result. Runs on the embedded Qwen2.5-Coder-0.5B-Instruct by default."""
 
 
+def _error(message: str) -> None:
+    """One line on stderr however long, so scripts and logs see the whole message on one line."""
+    Console(stderr=True, soft_wrap=True).print(f"[red]error:[/red] {' '.join(message.split())}", highlight=False)
+
+
 def main(argv: list[str] | None = None) -> Any:
     try:
         return cli.main(args=argv, standalone_mode=False)
     except click.exceptions.Abort:
         Console(stderr=True).print("[yellow]interrupted: finished work is saved; run the same command again to resume")
         sys.exit(130)
+    except click.UsageError as exc:  # one line, not click's usage block: the help is one flag away
+        where = exc.ctx.command_path if exc.ctx is not None else "xinstruct"
+        _error(f"{exc.format_message()} (see '{where} --help')")
+        sys.exit(exc.exit_code)
     except click.ClickException as exc:
-        exc.show()
+        _error(exc.format_message())
         sys.exit(exc.exit_code)
     except XInstructError as exc:
-        # soft_wrap: one line whatever the terminal's width, so logs and scripts get the whole message
-        Console(stderr=True).print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+        _error(str(exc))
         sys.exit(2)
     except KeyboardInterrupt:
         Console(stderr=True).print("[yellow]interrupted: finished work is saved; run the same command again to resume")

@@ -191,3 +191,45 @@ def test_task_statements_rejected_by_cleaning_are_counted_by_reason(tmp_path, sc
     rejected = summary["per_language"]["python"]["rejected"]
     assert rejected.get("no_instruction.refers_to_prompt", 0) >= 1
     assert "no_instruction" not in rejected
+
+
+def test_unfenced_responses_seed_the_agents(tmp_path, scripted_backend):
+    """Instruction rows whose responses are raw, unfenced code once died with ZeroDivisionError
+    in collaborate.example: extraction now takes unfenced code that parses."""
+    path = tmp_path / "raw.jsonl"
+    rows = [{"instruction": f"Add {i}.", "response": f"def add{i}(x):\n    return x + {i}"} for i in range(2)]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    cfg = build_config(AgentsConfig, {"languages": "python", "rounds": 1, "dpo_samples": 0})
+    summary = AgentsRun(cfg, path, tmp_path / "run", scripted_backend(reply=python_reply)).execute()
+    assert summary["inputs"] == 2 and summary["per_language"]["python"]["proposed"] == 2 + 1
+
+
+def test_input_without_usable_code_stops_before_the_model(tmp_path, scripted_backend):
+    from xinstruct.core.errors import InputError
+
+    path = tmp_path / "prose.jsonl"
+    path.write_text("".join(json.dumps({"instruction": "Why?", "response": f"Because of reason {i}."}) + "\n"
+                            for i in range(3)) + json.dumps({"code": "fn main() {}", "language": "rust"}) + "\n")
+    backend = scripted_backend(reply=python_reply)
+    cfg = build_config(AgentsConfig, {"languages": "python,java", "rounds": 1})
+    with pytest.raises(InputError) as info:
+        AgentsRun(cfg, path, tmp_path / "run", backend).execute()
+    message = str(info.value)
+    assert message.startswith(f"{path}: no code in python, java to seed the agents (")
+    assert "agents.no_code: 3" in message and "agents.language_not_selected: 1" in message and "--languages" in message
+    assert backend.generate_calls == [] and not (tmp_path / "run").exists()
+
+
+@pytest.mark.skipif("javascript" not in available_languages(), reason="needs the javascript sandbox")
+def test_agent_without_snippets_is_reported_and_the_others_go_on(tmp_path, scripted_backend):
+    from rich.console import Console
+
+    console = Console(record=True, width=200)
+    cfg = build_config(AgentsConfig, {"languages": "python,javascript", "rounds": 1, "dpo_samples": 0})
+    summary = AgentsRun(cfg, seed_file(tmp_path, 2), tmp_path / "run", scripted_backend(reply=python_reply),
+                        console=console).execute()
+    assert "javascript: no javascript snippets in the input" in console.export_text()
+    assert summary["skipped_inputs"]["agents.agent_without_snippets"] == 1
+    py, js = summary["per_language"]["python"], summary["per_language"]["javascript"]
+    assert (py["seed_snippets"], js["seed_snippets"]) == (2, 0)
+    assert py["kept"] > 0 and js["proposed"] >= 1  # javascript still took part, seeded from python's snippets

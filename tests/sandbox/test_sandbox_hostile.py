@@ -272,3 +272,111 @@ def test_batch_of_bombs_stays_contained(sandbox: Sandbox, host_unchanged: None) 
     assert results[0].verdict is Verdict.TIMEOUT
     assert results[1].verdict is Verdict.MEMORY_EXCEEDED
     assert results[2].verdict is Verdict.PASSED
+
+
+# ----------------------------------------------------------------------------- more attacks
+def _host_state() -> tuple[str, frozenset[str], str]:
+    """What a sandboxed program must never change: this process's mount table, the names in the
+    host's /tmp, and the host name."""
+    with open("/proc/self/mountinfo") as f:
+        mounts = f.read()
+    return mounts, frozenset(os.listdir("/tmp")), socket.gethostname()
+
+
+@pytest.fixture
+def host_state_unchanged(host_unchanged: None) -> Iterator[None]:
+    """Mounts, host name and the files in the host's /tmp are the same after the job (entries of
+    other suites that appear meanwhile are allowed only when they are not the attack's names)."""
+    mounts, tmp, hostname = _host_state()
+    yield
+    after_mounts, after_tmp, after_hostname = _host_state()
+    assert after_mounts == mounts and after_hostname == hostname
+    new = after_tmp - tmp
+    assert not any("\n" in n or n.startswith("pwned") for n in new), sorted(new)
+
+
+ATTACKS = {
+    "ptrace": ("import ctypes, os\nlibc = ctypes.CDLL(None, use_errno=True)\n"
+               f"for pid in ({os.getpid()}, {os.getppid()}):  # host processes by their host pids\n"
+               "    r = libc.ptrace(16, pid, None, None)\n"
+               "    print('attached' if r == 0 else f'denied {pid} {ctypes.get_errno()}')\n"),
+    "proc_sys_and_cgroup_writes": (
+        "import glob\nfor p in ['/proc/sys/kernel/hostname', '/proc/sys/vm/drop_caches', '/proc/sysrq-trigger',"
+        " *glob.glob('/sys/fs/cgroup/**/cgroup.procs', recursive=True)[:3], '/sys/fs/cgroup/pwned']:\n"
+        "    try:\n        open(p, 'w').write('pwned')\n        print('wrote', p)\n"
+        "    except OSError as e:\n        print('denied', p, e.errno)\n"),
+    "devices": ("for p in ['/dev/mem', '/dev/kmsg', '/dev/sda', '/dev/port']:\n    try:\n"
+                "        open(p, 'rb').read(1)\n        print('read', p)\n"
+                "    except OSError as e:\n        print('denied', p, e.errno)\n"),
+    "unshare_and_setns": (
+        "import ctypes, os\nlibc = ctypes.CDLL(None, use_errno=True)\n"
+        "for fl in (0x10000000, 0x00020000, 0x40000000, 0x20000000):  # user, mount, net, pid\n"
+        "    print('unshare', hex(fl), libc.unshare(fl), ctypes.get_errno())\n"
+        "for ns in ('/proc/1/ns/net', '/proc/1/ns/mnt', '/proc/self/ns/user'):\n    try:\n"
+        "        fd = os.open(ns, os.O_RDONLY)\n        print('setns', ns, libc.setns(fd, 0), ctypes.get_errno())\n"
+        "    except OSError as e:\n        print('denied', ns, e.errno)\n"
+        "for p in ['/etc/pwned', '/usr/pwned', '/tmp/pwned-ns']:\n    try:\n        open(p, 'w').write('x')\n"
+        "        print('wrote', p)\n    except OSError as e:\n        print('denied', p, e.errno)\n"),
+}
+
+
+@pytest.mark.parametrize("attack", sorted(ATTACKS))
+def test_privileged_interfaces_are_out_of_reach(sandbox: Sandbox, host_state_unchanged: None, attack: str) -> None:
+    r, _ = _run(sandbox, Job("python", ATTACKS[attack], limits=Limits(timeout=5)))
+    assert r.verdict is Verdict.PASSED, r.to_dict()
+    out = r.stdout
+    assert "attached" not in out and "wrote /proc" not in out and "wrote /sys" not in out, out
+    assert "read /dev/mem" not in out and "read /dev/kmsg" not in out and "wrote /etc" not in out, out
+    assert "wrote /usr" not in out and "setns /proc/1/ns/net 0 " not in out, out
+    assert not Path("/etc/pwned").exists() and not Path("/usr/pwned").exists() and not Path("/tmp/pwned-ns").exists()
+
+
+def test_output_without_newlines_hits_the_output_limit(sandbox: Sandbox, host_state_unchanged: None) -> None:
+    code = "import sys\nwhile True:\n    sys.stdout.write('y' * 65536)\n"
+    r, _ = _run(sandbox, Job("python", code, limits=Limits(timeout=10, output_bytes=200_000)))
+    assert r.verdict is Verdict.OUTPUT_LIMIT and len(r.stdout) <= 200_000, r.message
+
+
+def test_closed_stdout_and_still_running_times_out(sandbox: Sandbox, host_state_unchanged: None) -> None:
+    code = "import os, time\nprint('bye', flush=True)\nos.close(1)\nos.close(2)\ntime.sleep(100)\n"
+    r, elapsed = _run(sandbox, Job("python", code, limits=Limits(timeout=1.5)))
+    assert r.verdict is Verdict.TIMEOUT and elapsed >= 1.0 and "bye" in r.stdout, r.to_dict()
+
+
+def test_thread_bomb_is_contained(sandbox: Sandbox, host_state_unchanged: None) -> None:
+    code = ("import threading, time\nwhile True:\n    threading.Thread(target=time.sleep, args=(100,), daemon=True).start()\n")
+    r, _ = _run(sandbox, Job("python", code, limits=Limits(timeout=3, processes=32)))
+    assert r.verdict in (Verdict.RUNTIME_ERROR, Verdict.TIMEOUT), r.to_dict()
+
+
+def test_sigstop_of_its_own_group_times_out(sandbox: Sandbox, host_state_unchanged: None) -> None:
+    code = "import os, signal\nprint('stopping', flush=True)\nos.killpg(0, signal.SIGSTOP)\nprint('resumed')\n"
+    r, _ = _run(sandbox, Job("python", code, limits=Limits(timeout=1.5)))
+    assert r.verdict is Verdict.TIMEOUT and "stopping" in r.stdout and "resumed" not in r.stdout, r.to_dict()
+
+
+def test_long_command_line_and_huge_source(sandbox: Sandbox, host_state_unchanged: None) -> None:
+    code = ("import subprocess\ntry:\n    subprocess.run(['true', 'x' * (4 << 20)])\n    print('ran')\n"
+            "except OSError as e:\n    print('E2BIG', e.errno)\n"
+            "subprocess.run(['true'] + ['y' * 1000] * 1500, check=True)\nprint('long argv ok')\n" + "#" * (3 << 20) + "\n")
+    r, _ = _run(sandbox, Job("python", code, limits=Limits(timeout=10)))
+    assert r.verdict is Verdict.PASSED and "E2BIG 7" in r.stdout and "long argv ok" in r.stdout, r.to_dict()
+
+
+def test_file_names_with_newlines(sandbox: Sandbox, host_state_unchanged: None) -> None:
+    code = ("import os\nfor d in ('.', '/tmp'):\n    p = os.path.join(d, 'pwned\\nname\\n')\n"
+            "    open(p, 'w').write('x')\n    os.mkdir(p + 'dir\\n')\nprint(sorted(os.listdir('.')))\n")
+    r, _ = _run(sandbox, Job("python", code, limits=Limits(timeout=5)))
+    assert r.verdict is Verdict.PASSED and "pwned\\nname\\n" in r.stdout, r.to_dict()
+
+
+def test_ptrace_of_its_own_parent_stalls_only_its_box(sandbox: Sandbox, host_state_unchanged: None) -> None:
+    """Attaching to (and so stopping) its own launcher or the box's pid 1 is allowed by the kernel
+    (same uid, same pid namespace); it freezes only that box, which then gets its timeout."""
+    code = ("import ctypes, os, time\nlibc = ctypes.CDLL(None, use_errno=True)\n"
+            "print('attach', libc.ptrace(16, os.getppid(), None, None), libc.ptrace(16, 1, None, None), flush=True)\n"
+            "time.sleep(100)\n")
+    me = os.getpid()
+    r, _ = _run(sandbox, Job("python", code, limits=Limits(timeout=1.5)))
+    assert r.verdict is Verdict.TIMEOUT, r.to_dict()
+    assert os.getpid() == me

@@ -110,7 +110,7 @@ class Ledger:
                 "memory_size": len(team.agents[lang].memory.items),
                 "scored": st["scored"], "score_unparseable": st["score_unparseable"], "mean_scores": mean,
                 "tokens": st["tokens"], "new_tokens": st["new_tokens"], "seconds": round(st["seconds"], 1),
-                "dpo_pairs": st["dpo_pairs"],
+                "dpo_pairs": st["dpo_pairs"], "seed_snippets": len(team.agents[lang].snippets),
             }
         totals: Counter[str] = Counter()
         for row in per_language.values():

@@ -37,7 +37,8 @@ from xinstruct.agents.schedule import Units
 from xinstruct.agents.tasks import prompt_hashes
 from xinstruct.core.cache import CallCache
 from xinstruct.core.config import config_to_dict, output_fingerprint
-from xinstruct.core.pipeline import SkipLog
+from xinstruct.core.errors import InputError
+from xinstruct.core.pipeline import SkipLog, reasons
 from xinstruct.core.progress import make_progress
 from xinstruct.core.records import Record
 from xinstruct.core.runs import RunDir, input_identity
@@ -106,6 +107,16 @@ class AgentsRun:
         skips = SkipLog()
         decontaminator = Decontaminator.from_specs(self.reader_cfg.decontaminate)
         inputs = code_inputs(self.input_path, cfg.languages, cfg.limit, skips, self.reader_cfg, decontaminator)
+        if not inputs:  # before the run directory or the model: nothing to seed any agent with
+            raise InputError(
+                f"no code in {', '.join(cfg.languages)} to seed the agents ({reasons(skips)}); give code records, a "
+                "code directory, or responses with code (fenced or unfenced) in one of these languages, or pick "
+                "the corpus's languages with --languages", str(self.input_path))
+        for lang in cfg.languages:
+            if not any(r.data["language"] == lang for r in inputs):
+                skips.add("agents", "agent_without_snippets", detail=lang)
+                self.console.print(f"[yellow]{lang}: no {lang} snippets in the input; this agent seeds from the "
+                                   "other languages' snippets")
         inner = self._open()
         try:
             return self._execute(inner, inputs, skips, decontaminator)

@@ -16,6 +16,7 @@ from typing import Any
 from xinstruct.agents.calls import Rendered
 from xinstruct.agents.profiles import Profile
 from xinstruct.core.code_analysis import defined_names, drop_mains, strip_literals
+from xinstruct.core.code_detect import PYTHON_PARSE_FAILURES
 from xinstruct.core.instructions import Cleaned, clean_instruction
 from xinstruct.core.languages import normalize_language
 from xinstruct.core.prompts import PromptFile, load_prompt_file
@@ -175,7 +176,7 @@ def complete_tests(tests: str, language: str) -> str:
             try:
                 ast.parse("\n".join(lines))
                 break
-            except SyntaxError:
+            except PYTHON_PARSE_FAILURES:
                 lines.pop()
         return "\n".join(lines)
     clean = strip_literals(tests, language)

@@ -38,13 +38,18 @@ _REQUIRED_MARKERS = {
 }
 
 
+PYTHON_PARSE_FAILURES = (SyntaxError, ValueError, RecursionError, MemoryError)
+"""What ``ast.parse`` raises for text that is not Python: NUL bytes give ValueError, deep nesting
+(``a+a+...``, ``----1``) RecursionError or MemoryError (the parser's own stack), not SyntaxError."""
+
+
 def looks_like_python(text: str) -> bool:
     """Parses as Python and is more than a bare name or constant (prose sometimes parses)."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # corpus code is full of invalid escapes
             tree = ast.parse(text)
-    except (SyntaxError, ValueError):
+    except PYTHON_PARSE_FAILURES:
         return False
     trivial = (ast.Name, ast.Constant, ast.Attribute, ast.Tuple)
     return any(not (isinstance(node, ast.Expr) and isinstance(node.value, trivial)) for node in tree.body)

@@ -115,6 +115,10 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
         loaded = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
     except FileNotFoundError as exc:
         raise ConfigError(f"{p}: config file not found") from exc
+    except IsADirectoryError as exc:
+        raise ConfigError(f"{p}: is a directory; --config takes a YAML file") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{p}: not a text file (invalid UTF-8 at byte {exc.start}); --config takes a YAML file") from exc
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f":{mark.line + 1}" if mark is not None else ""

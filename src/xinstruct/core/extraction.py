@@ -23,16 +23,28 @@ class Snippet:
     """As the record or the fence tag names it, or as detected (None: unknown)."""
 
 
+def is_utf8_text(text: str) -> bool:
+    """False for a string with a lone surrogate (JSON's ``"\\ud800"``), which no prompt can encode."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def snippet_of(data: Mapping[str, Any]) -> Snippet | str:
-    """The record's code and language, or the reason it has none (``unparseable_unfenced``).
+    """The record's code and language, or the reason it has none (``unparseable_unfenced``,
+    ``lone_surrogate``: text no prompt or parser can encode).
 
     A code record's code is returned untouched (its bytes are what a stage prompts with); code
     found in a response has its surrounding blank lines removed.
     """
     if "code" in data:
-        return Snippet(data["code"], data.get("language"))
+        return Snippet(data["code"], data.get("language")) if is_utf8_text(str(data["code"])) else "lone_surrogate"
     response = str(data.get("response") or "")
     instruction = str(data.get("instruction") or "")
+    if not (is_utf8_text(response) and is_utf8_text(instruction)):
+        return "lone_surrogate"
     block = first_fenced_block(response)
     if block is not None:
         language = block.language

@@ -37,6 +37,11 @@ class SkipLog:
         self.entries.extend(other.entries)
 
 
+def reasons(skips: SkipLog) -> str:
+    """``reason: count`` of every skip, most frequent first, for one-line messages."""
+    return ", ".join(f"{k}: {v}" for k, v in skips.counts.most_common()) or "no rows"
+
+
 class Step:
     """Base class: override :meth:`run`. Counts go to ``self.stats``; drops are logged by reason."""
 

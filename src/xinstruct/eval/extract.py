@@ -26,6 +26,7 @@ from xinstruct.core.code_analysis import (
     find_function,
     strip_literals,
 )
+from xinstruct.core.code_detect import PYTHON_PARSE_FAILURES
 from xinstruct.core.fences import fenced_blocks
 
 
@@ -66,7 +67,7 @@ def _parse_prefix(code: str) -> ast.Module | None:
     for end in range(len(lines), 0, -1):
         try:
             return ast.parse("\n".join(lines[:end]))
-        except (SyntaxError, ValueError):
+        except PYTHON_PARSE_FAILURES:
             continue
     return None
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from xinstruct.core.config import option
 from xinstruct.core.errors import ConfigError
+from xinstruct.core.languages import normalize_language
 
 SELECTIONS = ("best", "random", "topk", "threshold", "perplexity", "roundtrip")
 
@@ -55,5 +56,10 @@ class InverseConfig:
             raise ConfigError("limit must be >= 1")
         if not 0 <= self.rank < self.world_size:
             raise ConfigError("rank must be in [0, world_size)")
+        for name in self.languages:
+            if normalize_language(name) != name:
+                hint = normalize_language(name)
+                fix = f"write {hint!r}" if hint else "use canonical names such as python, java, cpp, javascript"
+                raise ConfigError(f"--languages: unknown language {name!r}; {fix}")
         if self.min_chars > self.max_chars:
             raise ConfigError("min_chars must not exceed max_chars")

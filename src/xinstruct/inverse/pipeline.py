@@ -20,8 +20,9 @@ from rich.console import Console
 
 from xinstruct.core.cache import CallCache
 from xinstruct.core.config import config_to_dict, output_fingerprint
+from xinstruct.core.errors import InputError
 from xinstruct.core.instructions import REJECT_REASONS
-from xinstruct.core.pipeline import Shard, SkipLog, Step, chain
+from xinstruct.core.pipeline import Shard, SkipLog, Step, chain, reasons
 from xinstruct.core.progress import make_progress
 from xinstruct.core.prompts import PromptFile
 from xinstruct.core.records import Record
@@ -172,6 +173,11 @@ def prepare_inverse(input_path: str | Path, out_dir: str | Path, cfg: InverseCon
     snippets = list(chain([*steps, Shard()], records, rank=cfg.rank, world_size=cfg.world_size))
     for step in steps:
         skips.merge(step.skips)
+    if not snippets and cfg.world_size == 1:  # before the run directory or the model
+        raise InputError(
+            f"no usable code snippets ({reasons(skips)}); give code records, a code directory, or responses with "
+            "code (fenced, or unfenced code that parses), and check --min-chars, --max-lines and --languages",
+            str(input_path))
     order = {r.id: i for i, r in enumerate(snippets)}
     if cfg.limit is not None:
         snippets = snippets[: cfg.limit]

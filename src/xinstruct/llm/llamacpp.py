@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from xinstruct.core.errors import BackendError
+from xinstruct.core.errors import BackendError, ModelError
 from xinstruct.core.seeds import derive_seed
 from xinstruct.llm.base import (
     MISSING_LOGPROB,
@@ -59,14 +59,20 @@ class LlamaCppBackend:
         check_build(model.path)
         self.model = model
         started = time.perf_counter()
-        self.llm = Llama(
-            model_path=str(model.path),
-            n_ctx=n_ctx,
-            n_threads=n_threads or os.cpu_count() or 1,
-            n_batch=PREFILL_CHUNK,  # with the reuse cut below, a prompt is always split the same way
-            logits_all=False,
-            verbose=False,
-        )
+        try:
+            self.llm = Llama(
+                model_path=str(model.path),
+                n_ctx=n_ctx,
+                n_threads=n_threads or os.cpu_count() or 1,
+                n_batch=PREFILL_CHUNK,  # with the reuse cut below, a prompt is always split the same way
+                logits_all=False,
+                verbose=False,
+            )
+        except ValueError as exc:  # llama.cpp's only word for a truncated or corrupt file
+            raise ModelError(
+                f"{model.path}: llama.cpp cannot load this GGUF file (truncated or corrupt?); download it again, "
+                "or for a registered model run 'xinstruct models pull'"
+            ) from exc
         self.load_seconds = time.perf_counter() - started
         source = self.llm.metadata.get("tokenizer.chat_template")
         # a base model has no chat template: it can still serve raw completions (messages=())

@@ -58,9 +58,12 @@ def resolve_model(spec: str | None, *, pull: bool = True) -> ModelRef:
     path = Path(name).expanduser()
     if path.is_file():
         with open(path, "rb") as fh:
-            magic = fh.read(4)
+            header = fh.read(24)  # magic, version (u32), tensor count (u64), metadata count (u64)
+        magic = header[:4]
         if magic != b"GGUF":
             raise ModelError(f"{path}: not a GGUF file (magic {magic!r}); name a .gguf file or a Hugging Face model directory")
+        if len(header) < 24 or int.from_bytes(header[4:8], "little") not in (1, 2, 3) or not any(header[8:16]):
+            raise ModelError(f"{path}: truncated or corrupt GGUF header (no tensors); download the file again")
         return ModelRef(name=path.stem, path=path.resolve(), format="gguf", sha256=_sha256(path))
     if path.is_dir():
         if not (path / "config.json").exists():

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import ast
+import errno
 import os
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from xinstruct.core.code_detect import PYTHON_PARSE_FAILURES
+from xinstruct.core.extraction import is_utf8_text
 from xinstruct.core.languages import language_from_path, normalize_language
 from xinstruct.core.pipeline import SkipLog
 from xinstruct.core.records import Record
@@ -39,7 +43,7 @@ def python_units(source: str) -> list[tuple[int, str]]:
     """Top-level functions and classes of a Python file with their first line (decorators included)."""
     try:
         tree = ast.parse(source)
-    except SyntaxError:
+    except PYTHON_PARSE_FAILURES:
         return []
     lines = source.splitlines()
     out = []
@@ -51,10 +55,48 @@ def python_units(source: str) -> list[tuple[int, str]]:
     return out
 
 
+def _read_regular(path: Path, limit: int) -> bytes | tuple[str, str]:
+    """The file's bytes, or (reason, detail) when it is not a regular file, is larger than
+    ``limit`` or cannot be read. Opened without following a symlink and without blocking, so a
+    FIFO or device planted in a corpus cannot hang the reader, and a file swapped or removed
+    between listing and reading is a skip instead of a crash."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError as exc:
+        return ("symlink", "") if exc.errno == errno.ELOOP else ("unreadable_file", exc.strerror or str(exc))
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            return "not_a_regular_file", stat.filemode(info.st_mode)
+        if info.st_size > limit:
+            return "file_too_large", f"{info.st_size} bytes"
+        with os.fdopen(fd, "rb", closefd=False) as fh:
+            raw = fh.read(limit + 1)
+    except OSError as exc:
+        return "unreadable_file", exc.strerror or str(exc)
+    finally:
+        os.close(fd)
+    if len(raw) > limit:  # grew while being read
+        return "file_too_large", f"over {limit} bytes"
+    return raw
+
+
 def read_code_dir(root: Path, cfg: ReaderConfig, skips: SkipLog) -> Iterator[Record]:
-    """One record per source file (or per top-level Python function/class), in a stable order."""
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if d not in VENDORED_DIRS and not d.startswith("."))
+    """One record per source file (or per top-level Python function/class), in a stable order.
+    Symlinks are never followed (no loops, nothing outside the corpus); a directory that cannot
+    be listed is logged, not silently left out."""
+
+    def unlistable(exc: OSError) -> None:
+        skips.add("read", "unreadable_dir", file=str(exc.filename), detail=exc.strerror or str(exc))
+
+    for dirpath, dirnames, filenames in os.walk(root, onerror=unlistable):
+        for d in dirnames:
+            if os.path.islink(os.path.join(dirpath, d)):
+                skips.add("read", "symlink", file=os.path.join(dirpath, d))
+        dirnames[:] = sorted(
+            d for d in dirnames
+            if d not in VENDORED_DIRS and not d.startswith(".") and not os.path.islink(os.path.join(dirpath, d))
+        )
         for name in sorted(filenames):
             path = Path(dirpath) / name
             rel = str(path.relative_to(root))
@@ -62,14 +104,10 @@ def read_code_dir(root: Path, cfg: ReaderConfig, skips: SkipLog) -> Iterator[Rec
             if language is None:
                 skips.add("read", "unknown_extension", file=str(path))
                 continue
-            if path.is_symlink():
-                skips.add("read", "symlink", file=str(path))
+            raw = _read_regular(path, cfg.max_file_bytes)
+            if isinstance(raw, tuple):
+                skips.add("read", raw[0], file=str(path), detail=raw[1])
                 continue
-            size = path.stat().st_size
-            if size > cfg.max_file_bytes:
-                skips.add("read", "file_too_large", file=str(path), detail=f"{size} bytes")
-                continue
-            raw = path.read_bytes()
             if b"\x00" in raw[:8192]:
                 skips.add("read", "binary_file", file=str(path))
                 continue
@@ -101,6 +139,9 @@ def code_record(row: dict[str, Any], cfg: ReaderConfig, source: Path, index: int
     code = next((row[k] for k in (cfg.code_field, *CODE_FALLBACKS) if k in row), None)
     if not isinstance(code, str) or not code.strip():
         skips.add("read", "missing_code", file=str(source), line=line)
+        return None
+    if not is_utf8_text(code):
+        skips.add("read", "lone_surrogate", file=str(source), line=line)
         return None
     lang_raw = next((row[k] for k in (cfg.language_field, *LANGUAGE_FALLBACKS) if k in row), None)
     path_hint = row.get("path") or row.get("file")

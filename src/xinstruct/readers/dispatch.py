@@ -68,4 +68,6 @@ def read_input(path: str | Path, cfg: ReaderConfig, skips: SkipLog) -> Iterator[
             yield record
     if count == 0:
         reasons = ", ".join(f"{k}: {v}" for k, v in skips.counts.items()) or "no rows"
-        raise InputError(f"no usable records ({reasons}); check the field names (--instruction-field, --output-field)", str(p))
+        fix = ("a code directory needs source files with a known extension (.py, .js, .java, ...)" if p.is_dir()
+               else "check the field names (--instruction-field, --output-field)")
+        raise InputError(f"no usable records ({reasons}); {fix}", str(p))

@@ -6,9 +6,10 @@ import gzip
 import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from xinstruct.core.errors import InputError
+from xinstruct.core.extraction import is_utf8_text
 from xinstruct.core.pipeline import SkipLog
 from xinstruct.core.records import Record
 from xinstruct.readers.config import ReaderConfig
@@ -34,6 +35,8 @@ def row_to_pair(row: dict[str, Any], cfg: ReaderConfig) -> tuple[str, str] | str
         )
         if not isinstance(user, str) or not isinstance(assistant, str):
             return "no_user_or_assistant_turn"
+        if not (is_utf8_text(user) and is_utf8_text(assistant)):
+            return "lone_surrogate"
         return user, assistant
     instruction = _pick(row, cfg.instruction_field, INSTRUCTION_FALLBACKS)
     output = _pick(row, cfg.output_field, OUTPUT_FALLBACKS)
@@ -43,6 +46,8 @@ def row_to_pair(row: dict[str, Any], cfg: ReaderConfig) -> tuple[str, str] | str
         return "non_text_field"
     if not output.strip():
         return "empty_response"
+    if not (is_utf8_text(instruction) and is_utf8_text(output)):
+        return "lone_surrogate"
     return instruction, output
 
 
@@ -61,10 +66,34 @@ def make_record(row: dict[str, Any], cfg: ReaderConfig, source: Path, index: int
     )
 
 
+MAX_LINE_BYTES = 64 << 20
+"""A JSONL line longer than this is skipped unread, so one runaway line cannot exhaust memory."""
+
+
+def _lines(fh: BinaryIO) -> Iterator[tuple[int, bytes | None]]:
+    """(line number, bytes) of each line; ``None`` for a line over MAX_LINE_BYTES, whose rest is
+    read and dropped in bounded pieces."""
+    lineno = 0
+    while True:
+        raw = fh.readline(MAX_LINE_BYTES + 1)
+        if not raw:
+            return
+        lineno += 1
+        if len(raw) > MAX_LINE_BYTES and not raw.endswith(b"\n"):
+            while (rest := fh.readline(1 << 20)) and not rest.endswith(b"\n"):
+                pass
+            yield lineno, None
+            continue
+        yield lineno, raw
+
+
 def read_jsonl(path: Path, skips: SkipLog) -> Iterator[tuple[int, dict[str, Any]]]:
     """(line number, object) of each valid line; bad lines are logged with their number."""
     with open(path, "rb") as fh:
-        for lineno, raw in enumerate(fh, 1):
+        for lineno, raw in _lines(fh):
+            if raw is None:
+                skips.add("read", "line_too_long", file=str(path), line=lineno, detail=f"over {MAX_LINE_BYTES} bytes")
+                continue
             if not raw.strip():
                 continue
             try:
@@ -76,6 +105,9 @@ def read_jsonl(path: Path, skips: SkipLog) -> Iterator[tuple[int, dict[str, Any]
                 obj = json.loads(text)
             except json.JSONDecodeError as exc:
                 skips.add("read", "malformed_json", file=str(path), line=lineno, detail=exc.msg)
+                continue
+            except RecursionError:
+                skips.add("read", "too_deeply_nested", file=str(path), line=lineno)
                 continue
             if not isinstance(obj, dict):
                 skips.add("read", "not_an_object", file=str(path), line=lineno)
@@ -98,6 +130,8 @@ def read_json(path: Path) -> list[Any]:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise InputError(f"invalid JSON (column {exc.colno}): {exc.msg}", str(path), exc.lineno) from exc
+    except RecursionError as exc:
+        raise InputError("JSON nested too deeply to read; store one record per line as JSONL instead", str(path)) from exc
     if isinstance(data, dict):
         for key in ("data", "rows", "train", "instances"):
             if isinstance(data.get(key), list):

@@ -20,6 +20,7 @@ import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
+from xinstruct.core.code_detect import PYTHON_PARSE_FAILURES
 from xinstruct.sandbox.jobs import Job, Limits, Result
 from xinstruct.sandbox.runner import Sandbox
 
@@ -384,7 +385,7 @@ def clean_call(text: str, language: str, name: str) -> str | None:
     if language == "python":
         try:
             tree = ast.parse(call, mode="eval")
-        except SyntaxError:
+        except PYTHON_PARSE_FAILURES:
             return None
         if not isinstance(tree.body, ast.Call):
             return None

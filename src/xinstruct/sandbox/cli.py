@@ -9,6 +9,7 @@ import click
 
 from xinstruct.core.languages import language_from_path
 from xinstruct.sandbox.jobs import Job, Limits
+from xinstruct.sandbox.languages import LANGUAGES, get_language
 from xinstruct.sandbox.runner import Sandbox, language_info
 
 
@@ -41,6 +42,9 @@ def exec_command(
     language = language or language_from_path(file.name)
     if not language:
         raise click.UsageError("cannot tell the language from the file name; pass --lang")
+    if get_language(language) is None:
+        known = ", ".join(sorted(x.name for x in LANGUAGES))
+        raise click.BadParameter(f"unknown language {language!r}; known: {known}", param_hint="'--lang'")
     job = Job(
         language=language,
         code=file.read(),

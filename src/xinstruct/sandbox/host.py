@@ -118,6 +118,25 @@ def _remove_etc_view() -> None:
         shutil.rmtree(_etc_view[1], ignore_errors=True)
 
 
+ETC_VIEW_PREFIX = "xinstruct-etc-"
+
+
+def _sweep_dead_etc_views() -> None:
+    """Remove the views of processes that died without their exit handler (SIGKILL, a killed CI
+    job): each view's name carries its creator's pid. A live pid (or one reused since) keeps its view."""
+    tmp = tempfile.gettempdir()
+    for name in os.listdir(tmp):
+        pid = name[len(ETC_VIEW_PREFIX):].split("-", 1)[0]
+        if not name.startswith(ETC_VIEW_PREFIX) or not pid.isdigit():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            shutil.rmtree(os.path.join(tmp, name), ignore_errors=True)
+        except PermissionError:  # alive, another user's
+            continue
+
+
 def etc_view() -> str:
     """A private, world-readable copy of the few /etc entries toolchains read, bound read-only as the
     sandbox's whole /etc: one mount instead of one bind (+ remount) per entry. Rebuilt when one of
@@ -128,7 +147,8 @@ def etc_view() -> str:
     with _etc_lock:
         if _etc_view is not None and _etc_view[0] == stamp and os.path.isdir(_etc_view[1]):
             return _etc_view[1]
-        root = tempfile.mkdtemp(prefix="xinstruct-etc-")
+        _sweep_dead_etc_views()
+        root = tempfile.mkdtemp(prefix=f"{ETC_VIEW_PREFIX}{os.getpid()}-")
         for etc in _RO_ETC:
             _copy_etc(etc, os.path.join(root, os.path.basename(etc)))
         os.chmod(root, 0o755)  # the rest keeps the host's (world-readable) modes

@@ -74,6 +74,10 @@ def read_rows(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
     if not p.exists():
         raise InputError("file not found", path=str(p))
     if p.is_dir():
+        if not any((p / marker).exists() for marker in ("dataset_info.json", "dataset_dict.json", "state.json")):
+            raise InputError("a directory is read only as a saved Hugging Face dataset (save_to_disk), and this one "
+                             "has no dataset_info.json or dataset_dict.json; give .jsonl, .json or .parquet files",
+                             path=str(p))
         try:
             from datasets import DatasetDict, load_from_disk
         except ImportError as exc:
@@ -90,23 +94,38 @@ def read_rows(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
     if suffix == ".parquet":
         import pyarrow.parquet as pq
 
-        for i, row in enumerate(pq.read_table(p).to_pylist(), start=1):
+        try:
+            table = pq.read_table(p)
+        except Exception as exc:  # pyarrow raises several unrelated types for corrupt files
+            raise InputError(f"not a readable Parquet file: {exc}", path=str(p)) from exc
+        for i, row in enumerate(table.to_pylist(), start=1):
             yield i, row
     elif suffix == ".json":
-        data = json.loads(p.read_text(encoding="utf-8"))
+        try:
+            data = json.loads(p.read_text(encoding="utf-8"))
+        except UnicodeDecodeError as exc:
+            raise InputError(f"not valid UTF-8 at byte {exc.start}", path=str(p)) from exc
+        except json.JSONDecodeError as exc:
+            raise InputError(f"invalid JSON (column {exc.colno}): {exc.msg}", str(p), exc.lineno) from exc
+        except RecursionError as exc:
+            raise InputError("JSON nested too deeply to read", path=str(p)) from exc
         if not isinstance(data, list):
             raise InputError("a .json data file must hold a list of rows", path=str(p))
         for i, row in enumerate(data, start=1):
             yield i, row
     elif suffix in (".jsonl", ".ndjson"):
-        with open(p, encoding="utf-8") as fh:
-            for i, line in enumerate(fh, start=1):
-                if not line.strip():
+        with open(p, "rb") as fh:
+            for i, raw in enumerate(fh, start=1):
+                if not raw.strip():
                     continue
                 try:
-                    yield i, json.loads(line)
+                    yield i, json.loads(raw.decode("utf-8"))
+                except UnicodeDecodeError as exc:
+                    raise InputError(f"not valid UTF-8 at byte {exc.start} of the line", str(p), i) from exc
                 except json.JSONDecodeError as exc:
-                    raise InputError(f"row {i}: invalid JSON ({exc.msg})", path=str(p)) from exc
+                    raise InputError(f"invalid JSON ({exc.msg})", str(p), i) from exc
+                except RecursionError as exc:
+                    raise InputError("JSON nested too deeply to read", str(p), i) from exc
     else:
         raise InputError("unknown data format; use .jsonl, .json, .parquet or a saved-dataset directory", path=str(p))
 

@@ -36,7 +36,11 @@ def load_tokenizer(ref: ModelRef) -> Any:
         if (cache / "tokenizer_config.json").exists():
             tok = transformers.AutoTokenizer.from_pretrained(str(cache))
         else:
-            tok = transformers.AutoTokenizer.from_pretrained(str(ref.path.parent), gguf_file=ref.path.name)
+            try:
+                tok = transformers.AutoTokenizer.from_pretrained(str(ref.path.parent), gguf_file=ref.path.name)
+            except (ValueError, OSError, EOFError) as exc:
+                raise ModelError(f"{ref.path}: transformers cannot read this GGUF file (truncated or corrupt?): "
+                                 f"{exc}; download it again") from exc
             tmp = cache.with_name(cache.name + ".tmp")
             tok.save_pretrained(str(tmp))
             if not cache.exists():
@@ -92,7 +96,11 @@ def _load_gguf_dense(ref: ModelRef, kwargs: dict[str, Any]) -> Any:
         kwargs = {**kwargs, "quantization_config": GgufConfig(gguf_file=ref.path.name, dequantize=True)}
     except ImportError:
         pass  # older transformers always dequantize GGUF files
-    model = transformers.AutoModelForCausalLM.from_pretrained(str(ref.path.parent), gguf_file=ref.path.name, **kwargs)
+    try:
+        model = transformers.AutoModelForCausalLM.from_pretrained(str(ref.path.parent), gguf_file=ref.path.name, **kwargs)
+    except (ValueError, OSError, EOFError) as exc:
+        raise ModelError(f"{ref.path}: transformers cannot read this GGUF file (truncated or corrupt?): {exc}; "
+                         "download it again") from exc
     for p in model.parameters():
         if not p.is_floating_point():
             raise ModelError(f"{ref.path}: transformers kept quantized weights; cannot train on them")

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from xinstruct.core.errors import InputError
 from xinstruct.core.runs import atomic_write_json, atomic_write_text, package_versions
 
 CARD_JSON = "model_card.json"
@@ -75,4 +76,10 @@ def _fmt(x: Any) -> str:
 
 
 def read_model_card(out: Path) -> dict[str, Any]:
-    return json.loads((out / CARD_JSON).read_text(encoding="utf-8"))
+    try:
+        return json.loads((out / CARD_JSON).read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise InputError(f"no {CARD_JSON}: not a finished 'xinstruct train' run; give the --out of 'train sft' or "
+                         "'train dpo'", str(out)) from exc
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise InputError(f"{CARD_JSON} is unreadable ({exc}); rerun the training command to rewrite it", str(out)) from exc

@@ -65,7 +65,7 @@ def _sequential(tasks: list, backend, cfg: EvalConfig) -> dict[str, object]:  # 
     from xinstruct.eval.prompts import build_request, raw_answer
     from xinstruct.sandbox import Limits, Sandbox
 
-    requests = [build_request(t, cfg.prompt_style, sampling_params(cfg, t)) for t in tasks]
+    requests = [build_request(t, cfg.style_for(t.benchmark), sampling_params(cfg, t)) for t in tasks]
     start = time.perf_counter()
     answers = dict(backend.generate(requests))
     gen = time.perf_counter() - start
@@ -73,8 +73,9 @@ def _sequential(tasks: list, backend, cfg: EvalConfig) -> dict[str, object]:  # 
     jobs = []
     for i, task in enumerate(tasks):
         text = answers[i].completions[0].text
-        code = extract_code(task, raw_answer(requests[i], text), cfg.prompt_style, text)
-        jobs.append(build_candidate(task, code, cfg.prompt_style, limits).job)
+        style = cfg.style_for(task.benchmark)
+        code = extract_code(task, raw_answer(requests[i], text), style, text)
+        jobs.append(build_candidate(task, code, style, limits).job)
     start = time.perf_counter()
     with Sandbox(use_cache=False) as sandbox:  # a compile cache would serve later passes for free
         verdicts = Counter(r.verdict.value for _, r in sandbox.run_many(jobs, concurrency=cfg.exec_workers))

@@ -75,6 +75,20 @@ FAULTS: dict[str, list[tuple[str, list[str], str]]] = {
     "models": [
         ("unknown model", ["pull", "no-such-model"], r"unknown model 'no-such-model'; known:"),
     ],
+    "report": [
+        ("missing run directory", [MISSING], r"does not exist"),
+        ("file for a directory", ["{rows}"], r"is a file"),
+        ("not a run directory", ["{dir}"], r"no run.json or summary.json naming a stage; is this a run directory"),
+    ],
+    "browse": [
+        ("missing run directory", [MISSING], r"does not exist"),
+        ("file for a directory", ["{rows}"], r"is a file"),
+        ("not a run directory", ["{dir}"], r"no run.json or summary.json naming a stage; is this a run directory"),
+    ],
+    "cache": [
+        ("missing run directory", ["merge", MISSING], r"does not exist"),
+        ("nothing to merge", ["merge", "{dir}"], r"no LLM call cache \(llm-cache.sqlite\) and no segments"),
+    ],
 }
 NEEDS_DATA = {"{data}"}
 

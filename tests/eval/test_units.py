@@ -10,7 +10,7 @@ import pytest
 from xinstruct.core.code_analysis import find_function
 from xinstruct.core.errors import ConfigError, InputError
 from xinstruct.data.decontam import Decontaminator, export_ngrams
-from xinstruct.eval.benchmarks import load_tasks, parse_benchmark, select_tasks
+from xinstruct.eval.benchmarks import Task, load_tasks, parse_benchmark, select_tasks
 from xinstruct.eval.extract import pick_code, sanitize_python, splice
 from xinstruct.eval.passk import mean_pass_at_k, pass_at_k
 
@@ -241,3 +241,22 @@ def test_drop_contaminated_step_and_specs(benchmarks_dir: Path, tmp_path: Path) 
     bad.write_text('{"n": 13}')
     with pytest.raises(InputError, match=r"bad\.json: not an n-gram file"):
         Decontaminator.from_specs([str(bad)])
+
+
+def test_default_prompt_style_follows_the_measurements() -> None:
+    """MultiPL-E is asked in the continue style with 1,024 tokens, the rest as before; explicit flags win."""
+    from xinstruct.eval.config import EvalConfig
+    from xinstruct.eval.harness import sampling_params
+    from xinstruct.eval.prompts import build_request
+
+    java = Task("multipl-e:java", "HumanEval_0_x", "java", "class Problem {\n    public static long x() {\n",
+                "x", "splice", "}")
+    python = Task("humaneval+", "HumanEval/0", "python", "def x():\n", "x", "evalplus", "")
+    cfg = EvalConfig(benchmark=["multipl-e:java", "humaneval+"])
+    assert (cfg.style_for(java.benchmark), sampling_params(cfg, java).max_tokens) == ("continue", 1024)
+    assert (cfg.style_for(python.benchmark), sampling_params(cfg, python).max_tokens) == ("instruct", 512)
+    assert "continue to complete the function" in build_request(
+        java, cfg.style_for(java.benchmark), sampling_params(cfg, java)).messages[-1]["content"]
+    explicit = EvalConfig(benchmark=["multipl-e:java"], prompt_style="instruct", max_tokens=300)
+    assert (explicit.style_for(java.benchmark), sampling_params(explicit, java).max_tokens) == ("instruct", 300)
+    assert EvalConfig(benchmark=["multipl-e:java"], max_tokens=700).tokens_for("continue") == 700

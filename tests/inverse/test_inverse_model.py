@@ -35,7 +35,7 @@ def test_cli_end_to_end_on_the_embedded_model(tmp_path, embedded_model, benchmar
     summary = json.loads((out / "summary.json").read_text())
     assert summary["skipped_by_reason"]["decontaminate.benchmark_overlap"] == 1
     assert summary["dataset_rows"] == 2 and summary["candidates_generated"] == 4
-    assert summary["llm_calls"] == {"new": 8, "cached": 0}
+    assert summary["llm_calls"] == {"new": 8, "cached": 0, "retries": {}}
     rows = [json.loads(line) for line in (out / "data.jsonl").read_text().splitlines()]
     for row in rows:
         assert row["messages"][0]["content"].split()[0] in {"Write", "Create", "Implement", "Develop", "Design", "Build", "I"}

@@ -69,6 +69,9 @@ class DyingBackend:
     def identity(self):
         return self.inner.identity()
 
+    def retries_by_kind(self):
+        return self.inner.retries_by_kind()
+
     def generate(self, requests):
         for i, result in self.inner.generate(requests):
             self.calls += 1
@@ -102,7 +105,7 @@ def test_ray_run_is_byte_identical_to_the_local_run_and_resumes_with_nothing_to_
 
     again = ray_run(scripted_backend, tmp_path / "ray", cfg, scale)
     assert again["resumed"] is True
-    assert again["llm_calls"] == {"new": 0, "cached": 0}  # every id finished: no actor ran
+    assert again["llm_calls"] == {"new": 0, "cached": 0, "retries": {}}  # every id finished: no actor ran
     same_files(local, tmp_path / "ray")
 
 

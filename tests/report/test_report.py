@@ -111,8 +111,12 @@ def test_make_demo_ends_by_printing_the_report_path(inverse_run: Path):
     if shutil.which("make") is None:
         pytest.skip("make not installed")
     repo = Path(__file__).resolve().parents[2]
-    recipe = subprocess.run(["make", "-n", "demo", f"DEMO_OUT={inverse_run}"], cwd=repo, capture_output=True,
-                            text=True, check=True, timeout=60).stdout.strip().splitlines()
+    import os
+
+    # under `make test` the outer make's MAKEFLAGS/MAKELEVEL would make this one print "Entering directory"
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
+    recipe = subprocess.run(["make", "--no-print-directory", "-n", "demo", f"DEMO_OUT={inverse_run}"], cwd=repo,
+                            capture_output=True, text=True, check=True, timeout=60, env=env).stdout.strip().splitlines()
     assert recipe[-1] == f"printf 'report: ' && .venv/bin/xinstruct report {inverse_run}"
     shown = subprocess.run(["bash", "-c", recipe[-1].replace(".venv/bin/xinstruct", f"{sys.executable} -m xinstruct")],
                            capture_output=True, text=True, check=True, timeout=300)

@@ -55,6 +55,21 @@ def atomic_write_text(path: Path, text: str) -> None:
     write_jsonl_lines(path, [text])
 
 
+def atomic_write_parquet(path: Path, rows: list[dict[str, Any]]) -> None:
+    """Write ``rows`` as Parquet via a temp file and rename; a refused write is a StorageError naming ``path``."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    table = pa.Table.from_pylist(rows)
+    try:
+        pq.write_table(table, tmp)
+        os.replace(tmp, path)
+    except OSError as exc:  # pyarrow's IOError is an OSError
+        tmp.unlink(missing_ok=True)
+        raise StorageError(path, exc.strerror or str(exc)) from exc
+
+
 def write_jsonl_lines(path: Path, pieces: Iterable[str]) -> int:
     """Write ``pieces`` to ``path`` atomically (temp file, fsync, rename); returns their count.
 

@@ -9,14 +9,13 @@ reason, so the rows can be traced without the run directory.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from xinstruct.core.runs import atomic_write_text
+from xinstruct.core.runs import atomic_write_parquet, atomic_write_text
 
 FOLDER = "dataset"
 DATA_FILE = "data/train-00000-of-00001.parquet"
@@ -58,13 +57,8 @@ def _front_matter(path: Path) -> dict[str, Any]:
 
 
 def _write_parquet(rows: Sequence[Mapping[str, Any]], path: Path) -> None:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    pq.write_table(pa.Table.from_pylist(list(rows)), tmp)
-    os.replace(tmp, path)
+    atomic_write_parquet(path, [dict(r) for r in rows])
 
 
 def _table(pairs: Mapping[str, Any]) -> list[str]:

@@ -38,7 +38,7 @@ def sampling_params(cfg: EvalConfig, task: Task) -> SamplingParams:
     greedy = cfg.temperature <= 0
     return SamplingParams(
         n=cfg.n, temperature=cfg.temperature if not greedy else 0.0, top_p=1.0 if greedy else cfg.top_p,
-        max_tokens=cfg.max_tokens, seed=None if greedy else derive_seed(cfg.seed, task.benchmark, task.task_id),
+        max_tokens=cfg.tokens_for(cfg.style_for(task.benchmark)), seed=None if greedy else derive_seed(cfg.seed, task.benchmark, task.task_id),
     )
 
 
@@ -94,7 +94,7 @@ def evaluate_tasks(
             todo.append(t)
     writers = {name: run.writer(name) for name in {shard_name(t.benchmark) for t in todo}}
     stats = {"gen_seconds": 0.0, "exec_seconds": 0.0, "tasks": 0, "new_tokens": 0}
-    requests = [build_request(t, cfg.prompt_style, sampling_params(cfg, t)) for t in todo]
+    requests = [build_request(t, cfg.style_for(t.benchmark), sampling_params(cfg, t)) for t in todo]
     pending: list[_Pending] = []
 
     def flush(wait: bool) -> None:
@@ -127,8 +127,9 @@ def evaluate_tasks(
             futures: list[Future[Result]] = []
             for c in result.completions:
                 answer = raw_answer(request, c.text)
-                code = extract_code(task, answer, cfg.prompt_style, c.text)
-                cand = build_candidate(task, code, cfg.prompt_style, limits)
+                style = cfg.style_for(task.benchmark)
+                code = extract_code(task, answer, style, c.text)
+                cand = build_candidate(task, code, style, limits)
                 samples.append({"raw_answer": answer, "code": cand.code, "finish_reason": c.finish_reason,
                                 "tokens": c.tokens})
                 futures.append(pool.submit(sandbox.run, cand.job))

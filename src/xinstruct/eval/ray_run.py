@@ -21,7 +21,7 @@ from xinstruct.llm.factory import BackendConfig
 from xinstruct.scale.cluster import actor_pool_args, connected
 from xinstruct.scale.config import ScaleConfig
 from xinstruct.scale.segments import merge_segments
-from xinstruct.scale.worker import BatchWorker, BlockRun, engine_guard
+from xinstruct.scale.worker import BatchWorker, BlockRun, add_retries, engine_guard, retries_column
 
 STATS = ("gen_seconds", "exec_seconds", "tasks", "new_tokens")
 
@@ -39,7 +39,7 @@ class EvalWorker(BatchWorker):
 
     def __call__(self, batch: dict[str, Any]) -> dict[str, list[Any]]:
         todo = [self.tasks[int(i)] for i in batch["index"]]
-        stored, hits = self.cache.stored, self.cache.hits
+        stored, hits, retries = self.cache.stored, self.cache.hits, self.inner.retries_by_kind()
         run = BlockRun(self.run.path, self.stage)
         with engine_guard():
             stats = evaluate_tasks(todo, self.llm, self.sandbox, self.cfg, run)
@@ -49,6 +49,7 @@ class EvalWorker(BatchWorker):
             "index": [int(i) for i in batch["index"]],
             "new_calls": [self.cache.stored - stored, *zeros],
             "cached_calls": [self.cache.hits - hits, *zeros],
+            "retries": retries_column(retries, self.inner.retries_by_kind(), len(todo)),
             **{k: [float(stats[k]), *zeros] for k in STATS},
         }
 
@@ -62,7 +63,7 @@ def run_eval_ray(cfg: EvalConfig, bcfg: BackendConfig, out: Path, scale: ScaleCo
     done = {(b, r["id"]) for b in prep.tasks_by_bench for r in prep.run.rows(shard_name(b))}
     todo = [i for i, t in enumerate(tasks) if (t.benchmark, t.task_id) not in done]
     stats = dict.fromkeys(STATS, 0.0)
-    calls = {"new": 0, "cached": 0}
+    calls: dict[str, Any] = {"new": 0, "cached": 0, "retries": {}}
     wall0 = time.perf_counter()
     with connected(scale) as ray:
         if todo:
@@ -78,6 +79,7 @@ def run_eval_ray(cfg: EvalConfig, bcfg: BackendConfig, out: Path, scale: ScaleCo
                 for batch in results.iter_batches(batch_size=None, batch_format="numpy"):
                     calls["new"] += int(batch["new_calls"].sum())
                     calls["cached"] += int(batch["cached_calls"].sum())
+                    add_retries(calls["retries"], batch["retries"])
                     for k in STATS:
                         stats[k] += float(batch[k].sum())
                     progress.update(bar, advance=len(batch["index"]), cached=calls["cached"])

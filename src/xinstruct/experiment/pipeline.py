@@ -314,7 +314,7 @@ class Experiment:
         self.phase(f"eval-{model.arm}-{slug(benchmark)}", settings, out / "summary.json", work, clear=out)
 
     def _nll(self, model: Model, benchmark: str, tasks: list[Task]) -> None:
-        style = self.cfg.eval_config(benchmark).prompt_style
+        style = self.cfg.eval_config(benchmark).style_for(benchmark)
         out = self.out / "arms" / model.arm / "nll" / f"{slug(benchmark)}.json"
         settings = {"model": model.export_fp, "benchmark": benchmark, "tasks": [t.task_id for t in tasks],
                     "prompt_style": style}

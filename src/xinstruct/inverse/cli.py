@@ -47,7 +47,7 @@ def print_summary(summary: dict[str, Any], console: Console) -> None:
     hist = summary["score_histogram"]
     table.add_row("score histogram", "  ".join(f"{k}:{v}" for k, v in hist.items()))
     for name, f in summary["files"].items():
-        table.add_row(f"output {name}", f"{f['rows']} rows: {f['jsonl']}")
+        table.add_row(f"output {name}", f"{f['rows']} rows: {f.get('jsonl') or f['path']}")  # hub_folder: a directory
     console.print(table)
 
 

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from xinstruct.core.errors import StorageError
 from xinstruct.core.fences import fence
-from xinstruct.core.runs import write_jsonl_atomic
+from xinstruct.core.runs import atomic_write_parquet, write_jsonl_atomic
 
 SOURCE = "xinstruct-inverse"
 
@@ -70,21 +68,6 @@ def original_row(result: dict[str, Any]) -> dict[str, Any] | None:
     }
 
 
-def write_parquet_atomic(path: Path, rows: list[dict[str, Any]]) -> None:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    # provenance varies in shape between inputs; keep it as one JSON-compatible struct per row
-    table = pa.Table.from_pylist(rows)
-    try:
-        pq.write_table(table, tmp)
-        os.replace(tmp, path)
-    except OSError as exc:  # pyarrow's IOError is an OSError
-        tmp.unlink(missing_ok=True)
-        raise StorageError(path, exc.strerror or str(exc)) from exc
-
-
 def export(out_dir: Path, name: str, rows: Iterable[dict[str, Any]]) -> dict[str, Any]:
     """Write ``name.jsonl`` and ``name.parquet``; both loadable with ``datasets.load_dataset``."""
     rows = list(rows)
@@ -93,6 +76,6 @@ def export(out_dir: Path, name: str, rows: Iterable[dict[str, Any]]) -> dict[str
     files = {"jsonl": str(jsonl), "rows": len(rows)}
     if rows:
         parquet = out_dir / f"{name}.parquet"
-        write_parquet_atomic(parquet, rows)
+        atomic_write_parquet(parquet, rows)  # provenance: one JSON-compatible struct per row
         files["parquet"] = str(parquet)
     return files

@@ -38,7 +38,7 @@ from xinstruct.scale.blocks import read_snippets, write_snippets
 from xinstruct.scale.cluster import actor_pool_args, connected
 from xinstruct.scale.config import ScaleConfig
 from xinstruct.scale.segments import merge_segments
-from xinstruct.scale.worker import BatchWorker
+from xinstruct.scale.worker import BatchWorker, add_retries
 
 
 class InverseWorker(BatchWorker):
@@ -82,7 +82,7 @@ def run_inverse_ray(
     if prep.resumed:
         console.print(f"resuming {prep.run.path}: {len(prep.snippets) - len(prep.todo)} snippets done, "
                       f"{len(prep.todo)} to go")
-    calls = {"new": 0, "cached": 0}
+    calls: dict[str, Any] = {"new": 0, "cached": 0, "retries": {}}
     with connected(scale) as ray:
         if prep.todo:
             blocks = min(len(prep.todo), max(2 * scale.ray_actors, math.ceil(len(prep.todo) / (4 * scale.ray_batch_size))))
@@ -98,6 +98,7 @@ def run_inverse_ray(
                 for batch in results.iter_batches(batch_size=None, batch_format="numpy"):
                     calls["new"] += int(batch["new_calls"].sum())
                     calls["cached"] += int(batch["cached_calls"].sum())
+                    add_retries(calls["retries"], batch["retries"])
                     progress.update(task, advance=len(batch["id"]), cached=calls["cached"])
     merged = merge_segments(prep.run.path)
     executor = {"executor": "ray", "actors": scale.ray_actors, "batch_size": scale.ray_batch_size,

@@ -80,6 +80,19 @@ class BlockRun(RunDir):
             w.close()
 
 
+def retries_column(before: dict[str, int], after: dict[str, int], rows: int) -> list[str]:
+    """A batch's transport retries by kind, as JSON on its first row (a column needs one type)."""
+    delta = {k: v - before.get(k, 0) for k, v in after.items() if v - before.get(k, 0)}
+    return [json.dumps(delta), *["{}"] * (rows - 1)]
+
+
+def add_retries(total: dict[str, int], column: Any) -> None:
+    """Sum a result batch's ``retries`` column into the driver's counts."""
+    for text in column:
+        for kind, n in json.loads(str(text)).items():
+            total[kind] = total.get(kind, 0) + n
+
+
 class BatchWorker:
     """Subclasses say how one record becomes its result row (:meth:`process`)."""
 
@@ -114,7 +127,7 @@ class BatchWorker:
         ids = [str(i) for i in batch["id"]]
         orders = [int(o) for o in batch["order"]]
         records = [Record.from_dict(json.loads(str(r))) for r in batch["record"]]
-        stored, hits = self.cache.stored, self.cache.hits
+        stored, hits, retries = self.cache.stored, self.cache.hits, self.inner.retries_by_kind()
         with ThreadPoolExecutor(max(1, min(self.threads, len(records)))) as pool:
             rows = list(pool.map(self._one, records, orders))
         write_block(self.run, self.output, rows)
@@ -124,6 +137,7 @@ class BatchWorker:
             "status": [r["status"] for r in rows],
             "new_calls": [self.cache.stored - stored, *zeros],
             "cached_calls": [self.cache.hits - hits, *zeros],
+            "retries": retries_column(retries, self.inner.retries_by_kind(), len(ids)),
         }
 
     def __del__(self) -> None:

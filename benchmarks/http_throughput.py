@@ -10,14 +10,12 @@ with --parallel) is what turns concurrency into throughput.
 from __future__ import annotations
 
 import argparse
-import socket
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-import httpx
+from _llama_server import start_llama_server
 from rich.console import Console
 from rich.table import Table
 
@@ -31,29 +29,6 @@ TASKS = [
     "Write a Python function that merges two sorted lists.",
     "Write a Python function that flattens a nested list.",
 ]
-
-
-def start_server(model_path: Path, log_path: Path) -> tuple[subprocess.Popen[bytes], str]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(model_path), "--host", "127.0.0.1",
-           "--port", str(port), "--n_ctx", "4096", "--logits_all", "false"]  # fmt: skip
-    with open(log_path, "w") as log:  # a file: the server's verbose log would fill a pipe and block it
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/v1"
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"server exited: {log_path.read_text()[-2000:]}")
-        try:
-            if httpx.get(f"{url}/models", timeout=2).status_code == 200:
-                return proc, url
-        except httpx.TransportError:
-            pass
-        time.sleep(0.5)
-    proc.terminate()
-    raise SystemExit("server did not come up within 300 s")
 
 
 def main() -> None:
@@ -72,7 +47,7 @@ def main() -> None:
     ]
     console = Console()
     with tempfile.TemporaryDirectory() as tmp:
-        proc, url = start_server(model.path, Path(tmp) / "server.log")
+        proc, url = start_llama_server(model.path, Path(tmp) / "server.log", logits_all=False)
         try:
             table = Table(title=f"OpenAIBackend -> llama_cpp.server (loopback), {args.prompts} prompts x {args.max_tokens} tokens")
             for col in ("in flight", "seconds", "requests/s", "tokens/s"):

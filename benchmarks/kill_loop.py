@@ -17,48 +17,21 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import socket
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-import httpx
 from rich.console import Console
 from rich.table import Table
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "tests" / "llm"), str(ROOT / "tests" / "core"), str(ROOT / "tests")]
 
+from _llama_server import start_llama_server  # noqa: E402
 from kill_loop import kill_loop, outcome, stage_argv  # noqa: E402
 from scripted_server import ServerProcess  # noqa: E402
 
 from xinstruct.models import resolve_model  # noqa: E402
-
-
-def start_llama(log_path: Path) -> tuple[subprocess.Popen[bytes], str]:
-    """The embedded model under llama-cpp-python's server on loopback (logits for the judge's logprobs)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(resolve_model(None).path), "--host", "127.0.0.1",
-           "--port", str(port), "--n_ctx", "4096", "--logits_all", "true"]  # fmt: skip
-    with open(log_path, "w") as log:  # a file: the verbose log would fill a pipe and block the server
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/v1"
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"llama server exited: {log_path.read_text()[-2000:]}")
-        try:
-            if httpx.get(f"{url}/models", timeout=2).status_code == 200:
-                return proc, url
-        except httpx.TransportError:
-            pass
-        time.sleep(0.5)
-    proc.terminate()
-    raise SystemExit("llama server did not come up within 300 s")
 
 
 def main() -> None:
@@ -80,7 +53,7 @@ def main() -> None:
         table.add_column(col)
     with tempfile.TemporaryDirectory(prefix="kill-loop-") as tmp:
         work = Path(tmp)
-        llama = start_llama(work / "llama.log") if args.server == "llama" else None
+        llama = start_llama_server(resolve_model(None).path, work / "llama.log", logits_all=True) if args.server == "llama" else None
         upstream = llama[1] if llama else None
         served_model = None if llama else "scripted-coder"
         try:

@@ -32,7 +32,7 @@ def _load(run: Run, benchmark: str) -> tuple[dict[str, Any] | None, str | None]:
     if not isinstance(data, dict):
         return None, f"{path}: not a JSON object; the yardstick's tables are not shown."
     if data.get("benchmark") != benchmark:
-        return None, f"{path}: from benchmark {data.get('benchmark')!r}, not {benchmark}; not shown here."
+        return None, f"{path}: from benchmark {data.get('benchmark')}, not {benchmark}; not shown here."
     return data, None
 
 

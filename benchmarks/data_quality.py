@@ -16,8 +16,12 @@ Bash has no MBXP set and MultiPL-E's Bash sets are eval sets, so Bash is not in 
     XINSTRUCT_DATA=../shared/benchmarks .venv/bin/python benchmarks/data_quality.py --out /work/runs/dq \\
         --per-language 30 --slice measure
     .venv/bin/python benchmarks/data_quality.py --out /work/runs/dq --report   # tables from what is done
+    .venv/bin/python benchmarks/data_quality.py --out /work/runs/dq --report --run runs/agents  # attach
 
 Resumable: finished seeds are lines of ``OUT/samples.jsonl``; LLM calls are in ``OUT/cache.sqlite``.
+Besides ``report.json``/``report.md`` it leaves ``OUT/yardstick.json`` (the tables with the command,
+slice and seeds per language); ``--run RUN`` also writes it into an agents run directory, whose
+``xinstruct report RUN`` then shows it as its "Yardstick" section.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ import dataclasses
 import json
 import os
 import re
+import sys
 import threading
 import time
 from collections import Counter
@@ -228,10 +233,30 @@ def report(rows: list[dict[str, Any]], console: Console) -> tuple[list[dict[str,
     return out, markdown
 
 
-def write_report(out: Path, rows: list[dict[str, Any]], console: Console) -> None:
+def yardstick(table: list[dict[str, Any]], rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """The summary an agents run's report shows (``xinstruct.report.yardstick_view``)."""
+    slices = sorted({name for r in rows for name in SLICES if in_slice(r["task_id"], name)})
+    return {"benchmark": "data_quality", "command": " ".join(sys.argv),
+            "slice": slices[0] if len(slices) == 1 else "+".join(slices) or None,
+            "seeds": dict(Counter(r["language"] for r in rows)), "rules": table}
+
+
+def attach_to(run: Path) -> Path:
+    """``run``'s yardstick.json path, after checking ``run`` is an agents run directory."""
+    manifest = run / "run.json"
+    stage = json.loads(manifest.read_text()).get("stage") if manifest.exists() else None
+    if stage != "agents":
+        raise SystemExit(f"--run {run}: not an agents run directory (run.json stage: {stage})")
+    return run / "yardstick.json"
+
+
+def write_report(out: Path, rows: list[dict[str, Any]], console: Console, attach: Path | None = None) -> None:
     table, markdown = report(rows, console)
     (out / "report.json").write_text(json.dumps(table, indent=1))
     (out / "report.md").write_text(markdown)
+    summary = json.dumps(yardstick(table, rows), indent=1)
+    for path in (out / "yardstick.json", *([attach_to(attach)] if attach else [])):
+        path.write_text(summary)
 
 
 # ----------------------------------------------------------------------------- main
@@ -249,9 +274,13 @@ def main() -> None:
     ap.add_argument("--concurrency", type=int, default=8, help="seeds worked on at once")
     ap.add_argument("--data", type=Path, default=None, help="benchmark data root (default: XINSTRUCT_DATA)")
     ap.add_argument("--report", action="store_true", help="only print the tables of finished seeds")
+    ap.add_argument("--run", type=Path, default=None,
+                    help="an agents run directory to write yardstick.json into (its report shows the tables)")
     args = ap.parse_args()
     data = args.data or (Path(os.environ["XINSTRUCT_DATA"]) if os.environ.get("XINSTRUCT_DATA") else None)
     console = Console()
+    if args.run is not None:
+        attach_to(args.run)  # a wrong --run stops now, not after the measurement
     args.out.mkdir(parents=True, exist_ok=True)
     samples_path = args.out / "samples.jsonl"
     done = {}
@@ -264,7 +293,7 @@ def main() -> None:
                     continue  # a torn last line from a kill: that seed is redone (its calls are cached)
                 done[row["id"]] = row
     if args.report:
-        write_report(args.out, list(done.values()), console)
+        write_report(args.out, list(done.values()), console, args.run)
         return
 
     languages = [x.strip() for x in args.languages.split(",") if x.strip()]
@@ -319,7 +348,7 @@ def main() -> None:
         with ThreadPoolExecutor(args.concurrency) as pool:
             for f in [pool.submit(one, s) for s in todo]:
                 f.result()
-    write_report(args.out, [done[s["id"]] for s in picked if s["id"] in done], console)
+    write_report(args.out, [done[s["id"]] for s in picked if s["id"] in done], console, args.run)
 
 
 if __name__ == "__main__":

@@ -291,3 +291,37 @@ def ray_cluster():
     ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
     yield ray
     ray.shutdown()
+
+
+def roundtrip_yardstick() -> dict:
+    """A ``yardstick.json`` as benchmarks/inverse_roundtrip.py writes it, on six tasks (one with a hostile id);
+    its counts and sign-test p are computed from its per-task rows."""
+    from xinstruct.experiment.stats import sign_test
+
+    grid = [("HumanEval/0", "humaneval", (True, True, False)), ("HumanEval/1", "humaneval", (True, True, True)),
+            ("HumanEval/2", "humaneval", (False, True, False)), ("MBPP/601", "mbpp", (True, False, False)),
+            ("MBPP/602", "mbpp", (False, False, False)), (f"MBPP/603{HOSTILE}", "mbpp", (True, True, False))]
+    conds = ("original", "selected", "random")
+    per_task = [{"task_id": t, "source": s, **dict(zip(conds, v, strict=True))} for t, s, v in grid]
+    contrasts = []
+    for a, b in (("selected", "random"), ("original", "random"), ("selected", "original")):
+        n = {k: sum((t[a], t[b]) == pat for t in per_task)
+             for k, pat in (("both", (True, True)), ("only_a", (True, False)), ("only_b", (False, True)),
+                            ("neither", (False, False)))}
+        contrasts.append({"a": a, "b": b, **n, "p": sign_test(n["only_a"], n["only_b"])})
+    return {"benchmark": "inverse_roundtrip", "command": f"benchmarks/inverse_roundtrip.py --samples 4 {HOSTILE}",
+            "samples": 4, "slice": "tune", "seeds": {"humaneval": 3, "mbpp": 3},
+            "conditions": {c: {"passed": sum(t[c] for t in per_task), "total": len(per_task)} for c in conds},
+            "contrasts": contrasts, "per_task": per_task}
+
+
+@pytest.fixture(scope="session")
+def yardstick_run(inverse_run: Path, tmp_path_factory) -> Path:
+    """The scripted inverse run with a ``yardstick.json`` beside it (a copy: the other tests see none)."""
+    import json
+    import shutil
+
+    out = tmp_path_factory.mktemp("viewer-yardstick") / "inverse-run"
+    shutil.copytree(inverse_run, out, ignore=shutil.ignore_patterns("llm-cache.sqlite*", "report.html"))
+    (out / "yardstick.json").write_text(json.dumps(roundtrip_yardstick()), encoding="utf-8")
+    return out

@@ -77,3 +77,12 @@ def wrong_first_tests_reply(req: GenerateRequest, i: int) -> str:
         name = re.search(r"def (f_\d+)", req.messages[-1]["content"])
         return continuing(req, f"{name.group(1) if name else 'missing'}(2) == 5\n")
     return python_reply(req, i)
+
+
+def varied_scores_reply(req: GenerateRequest, i: int) -> str:
+    """Like ``python_reply``, but samples of the rounds (whose task names the team's memory) score 5
+    and seed samples 3, so the rounds' samples evict the seeds from a full memory."""
+    if role(req) == "score":
+        total = 5 if "memory" in req.messages[-1]["content"] else 3
+        return GOOD_SCORE.rsplit('"total": ', 1)[0] + f'"total": {total}'
+    return python_reply(req, i)

@@ -233,3 +233,44 @@ def test_agent_without_snippets_is_reported_and_the_others_go_on(tmp_path, scrip
     py, js = summary["per_language"]["python"], summary["per_language"]["javascript"]
     assert (py["seed_snippets"], js["seed_snippets"]) == (2, 0)
     assert py["kept"] > 0 and js["proposed"] >= 1  # javascript still took part, seeded from python's snippets
+
+
+def test_memory_history_follows_the_memory_and_a_resumed_run_adds_no_duplicates(tmp_path, scripted_backend):
+    from .helpers import Crash, crashing_after, varied_scores_reply
+
+    values = {"languages": "python", "rounds": 4, "dpo_samples": 0, "mode": "centralized", "memory_size": 2}
+    seeds = seed_file(tmp_path, 4)
+    ref_backend = scripted_backend(reply=varied_scores_reply)
+    summary = AgentsRun(build_config(AgentsConfig, values), seeds, tmp_path / "ref", ref_backend).execute()
+    rows = _rows(tmp_path / "ref" / "memory_history.jsonl")
+    assert [(r["language"], r["round"]) for r in rows] == [("python", n) for n in range(5)]
+    held: set[str] = set()
+    for r in rows:  # each row's items are the previous ones, minus what was evicted, plus what entered
+        held = (held - set(r["evicted"])) | {e["id"] for e in r["entered"]}
+        assert held == {i["id"] for i in r["items"]} and len(held) <= r["size"] == 2
+        assert [i["total"] for i in r["items"]] == sorted((i["total"] for i in r["items"]), reverse=True)
+    final = json.loads((tmp_path / "ref" / "memory" / "python.json").read_text())
+    assert [i["id"] for i in rows[-1]["items"]] == [i["id"] for i in final["items"]]
+    row = summary["per_language"]["python"]
+    assert sum(len(r["entered"]) for r in rows) == row["admitted"]
+    assert sum(len(r["too_similar"]) for r in rows) == row["not_admitted"].get("too_similar", 0)
+    assert sum(len(r["below_floor"]) for r in rows) == row["not_admitted"].get("below_memory_floor", 0)
+    assert sum(len(r["evicted"]) for r in rows) > 0 and any(r["round"] > 0 for r in rows if r["entered"])
+
+    calls = len(ref_backend.generate_calls)
+    with pytest.raises(Crash):
+        AgentsRun(build_config(AgentsConfig, values), seeds, tmp_path / "run",
+                  scripted_backend(reply=crashing_after(calls * 3 // 4, varied_scores_reply))).execute()
+    partial = _rows(tmp_path / "run" / "memory_history.jsonl")
+    assert 0 < len(partial) < len(rows)
+    for _ in range(2):  # resume the killed run, then run the finished one again
+        AgentsRun(build_config(AgentsConfig, values), seeds, tmp_path / "run",
+                  scripted_backend(reply=varied_scores_reply)).execute()
+        assert _rows(tmp_path / "run" / "memory_history.jsonl") == rows
+
+
+def test_no_memory_writes_no_memory_history(tmp_path, scripted_backend):
+    values = {"languages": "python", "rounds": 1, "dpo_samples": 0, "memory": False}
+    AgentsRun(build_config(AgentsConfig, values), seed_file(tmp_path), tmp_path / "run",
+              scripted_backend(reply=python_reply)).execute()
+    assert (tmp_path / "run" / "sft.jsonl").exists() and not (tmp_path / "run" / "memory_history.jsonl").exists()

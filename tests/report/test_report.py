@@ -38,6 +38,7 @@ def test_inverse_report_shows_the_runs_figures_and_escapes_data(inverse_run: Pat
     assert html.count("&lt;script&gt;") >= 2
     assert not re.search(r"""(src|href)\s*=\s*["']?https?:|<link|@import|url\((?!#)""", html, re.I)
     assert html.count("<svg") == 3  # scores, margin, languages
+    assert 'id="yardstick"' not in html  # no yardstick.json in this run
 
 
 def test_selection_margin_and_scores_match_the_shard(inverse_run: Path):
@@ -143,3 +144,83 @@ def test_experiment_report_shows_the_arms_comparison_and_losses(tmp_path: Path):
     assert "base 30.5 164 0.410" in text and "inverse 33.0 164 0.390" in text
     assert "inverse − base 2.500 9 5 0.420 -0.020" in text
     assert "Loss per arm" in text and "inverse stage1" in text and "train-inverse done 10.0" in text
+
+
+def test_inverse_report_shows_the_yardstick(yardstick_run: Path, tmp_path: Path, hostile: str):
+    html = build_report(yardstick_run, tmp_path / "y.html").read_text(encoding="utf-8")
+    text = _text(html)
+    assert 'id="yardstick"' in html and html.count("<svg") == 4  # the pass-rate bars added
+    assert "slice tune" in text and "humaneval 3, mbpp 3" in text
+    assert "original 4 6 66.7 selected 4 6 66.7 random 1 6 16.7" in text  # passed, total, pass rate %
+    assert "selected pass rate % (4/6)" in text
+    # A, B, both, only A, only B, neither, sign-test p
+    assert "selected random 1 3 0 2 0.250" in text and "selected original 3 1 1 1 1.000" in text
+    assert "selected vs random only selected 3 HumanEval/0, HumanEval/2, MBPP/603" in text
+    assert "selected vs original only original 1 MBPP/601" in text and "selected vs original only selected 1 HumanEval/2" in text
+    assert "humaneval 3 66.7 100.0 33.3" in text and "mbpp 3 66.7 33.3 0.000" in text  # per source
+    from markupsafe import escape
+
+    assert "<script" not in html.lower() and hostile not in html  # the task id and the command, as text
+    assert html.count(str(escape(hostile))) >= 2
+
+
+def _fake_run(root: Path, stage: str, yardstick: str | None) -> Path:
+    root.mkdir(parents=True)
+    (root / "run.json").write_text(json.dumps({"stage": stage, "command": ["x"]}))
+    if yardstick is not None:
+        (root / "yardstick.json").write_text(yardstick)
+    return root
+
+
+@pytest.mark.parametrize(("content", "note"), [
+    ("{not json", "not JSON (Expecting property name"),
+    ("[1, 2]", "not a JSON object"),
+    (json.dumps({"benchmark": "data_quality", "rules": []}), "from benchmark data_quality, not inverse_roundtrip"),
+    (json.dumps({"benchmark": "inverse_roundtrip", "conditions": {"selected": {"passed": 2, "total": 4}, "x": 5},
+                 "contrasts": "none", "per_task": [1, {"task_id": "T/1", "selected": True}]}), "2 entries of yardstick.json"),
+])
+def test_a_corrupt_yardstick_gives_a_note_not_a_crash(tmp_path: Path, content: str, note: str):
+    run = _fake_run(tmp_path / "run", "inverse", content)
+    text = _text(build_report(run, tmp_path / "r.html").read_text(encoding="utf-8"))
+    assert "Yardstick" in text and note in text
+
+
+def test_agents_report_shows_the_data_quality_yardstick(tmp_path: Path, monkeypatch):
+    """The summary benchmarks/data_quality.py writes (its own function, on synthetic seed rows) in an agents report."""
+    import importlib
+
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[2] / "benchmarks"))
+    data_quality = importlib.import_module("data_quality")
+    from rich.console import Console
+
+    rows = [{"id": f"python:MBPP/{n}", "language": "python", "task_id": f"MBPP/{n}", "agreement": None,
+             "tests_verdict": verdict, "hidden": [hidden], "meter_tests": {"tokens": 10, "calls": 2}}
+            for n, verdict, hidden in ((610, "passed", "passed"), (611, "passed", "failed"), (612, "failed", "passed"))]
+    run = _fake_run(tmp_path / "agents", "agents", None)
+    out = tmp_path / "dq"
+    out.mkdir()
+    with open(tmp_path / "console.txt", "w") as fh:
+        data_quality.write_report(out, rows, Console(file=fh), run)
+    assert (out / "yardstick.json").read_text() == (run / "yardstick.json").read_text()
+    summary = json.loads((run / "yardstick.json").read_text())
+    assert summary["slice"] == "measure" and summary["seeds"] == {"python": 3}
+    text = _text(build_report(run, tmp_path / "a.html").read_text(encoding="utf-8"))
+    # language, rule, proposed, kept, right, wrong, yield, precision, recall
+    assert "python tests 3 2 1 1 0.667 0.500 0.500" in text and "all tests 3 2 1 1 0.667 0.500 0.500" in text
+    assert "python agreement m=3 3 0 0 0 0.000" in text
+    assert "All languages: precision and recall per rule" in text
+    with pytest.raises(SystemExit, match="not an agents run directory"):
+        data_quality.attach_to(tmp_path / "dq")
+
+
+def test_agents_report_shows_the_memory_over_rounds(agents_run: Path, tmp_path: Path):
+    html = build_report(agents_run, tmp_path / "agents.html").read_text(encoding="utf-8")
+    text = _text(html)
+    history = [json.loads(x) for x in (agents_run / "memory_history.jsonl").read_text().splitlines()]
+    assert [r["round"] for r in history] == [0, 1, 2]
+    assert 'id="memory-rounds"' in html and "Memory over rounds" in text
+    for r in history:
+        ids = ", ".join(f"{i['id']} ({i['total']:g})" for i in r["items"])
+        assert (f"python {r['round']} {len(r['items'])}/{r['size']} {len(r['entered'])} {len(r['evicted'])} "
+                f"{len(r['too_similar'])} {len(r['below_floor'])}") in text and ids in text
+    assert html.count("<svg") == 4  # kept per round, reflection per round, memory over rounds, lineage

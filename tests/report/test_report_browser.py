@@ -29,3 +29,29 @@ def test_eval_comparison_in_chromium(eval_runs: tuple[Path, Path], page, tmp_pat
     page.page.emulate_media(media="screen")
     page.page.screenshot(path=str(tmp_path / "report-eval-compare.png"), full_page=True)
     assert page.errors == [] and page.dialogs == []
+
+
+def test_yardstick_section_in_chromium(yardstick_run: Path, page, tmp_path: Path, hostile: str):
+    report = build_report(yardstick_run, tmp_path / "yardstick.html")
+    page.page.goto(report.as_uri() + "#yardstick")
+    assert page.page.locator("section h2").all_inner_texts()[-2:] == ["Yardstick", "Run"]
+    section = page.page.locator("#yardstick")
+    assert section.is_visible() and section.locator(".chart svg").count() == 1
+    assert "selected pass rate % (4/6)" in section.inner_text()
+    gained = section.locator("caption", has_text="Per task: gained and lost").locator("xpath=..")
+    assert gained.locator("tbody tr").count() == 6  # two directions of three contrasts
+    assert f"MBPP/603{hostile}" in gained.inner_text()  # the hostile task id is shown as text
+    page.page.screenshot(path=str(tmp_path / "report-yardstick.png"))
+    assert page.errors == [] and page.dialogs == []
+
+
+def test_agents_memory_over_rounds_in_chromium(agents_run: Path, page, tmp_path: Path):
+    report = build_report(agents_run, tmp_path / "agents.html")
+    page.page.goto(report.as_uri() + "#memory-rounds")
+    section = page.page.locator("#memory-rounds")
+    assert section.is_visible() and section.locator(".chart svg").count() == 1
+    rounds = len((agents_run / "memory_history.jsonl").read_text().splitlines())
+    assert section.locator("tbody tr").count() == rounds == 3
+    assert "held from before" in section.locator(".chart").inner_text()
+    page.page.screenshot(path=str(tmp_path / "report-agents-memory.png"))
+    assert page.errors == [] and page.dialogs == []

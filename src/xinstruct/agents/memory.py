@@ -2,7 +2,9 @@
 
 Admission requires MinHash Jaccard similarity to every stored sample below a threshold (so the
 pool stays diverse); when full, a better-scored newcomer evicts the lowest-scored sample. The
-memory is a pure function of the samples offered in order, so a resumed run rebuilds it exactly.
+memory is a pure function of the samples offered in order, so a resumed run rebuilds it exactly,
+and so is its journal of offers (what entered, what it evicted, what was turned away and why),
+which the run drains once per round into ``memory_history.jsonl``.
 """
 
 from __future__ import annotations
@@ -42,6 +44,8 @@ class Memory:
     items: list[dict[str, Any]] = field(default_factory=list)
     """Highest priority first; ties keep the earlier sample first."""
     _hashes: dict[str, MinHash] = field(default_factory=dict, repr=False)
+    journal: list[dict[str, Any]] = field(default_factory=list, repr=False)
+    """Outcomes of the offers since the last :meth:`history_row`."""
 
     @staticmethod
     def priority(sample: dict[str, Any]) -> float:
@@ -60,14 +64,18 @@ class Memory:
 
     def offer(self, sample: dict[str, Any]) -> tuple[bool, str]:
         """Try to admit a sample; returns (admitted, reason)."""
-        sim, _ = self.max_similarity(sample)
-        if sim >= self.threshold:
-            return False, "too_similar"
+        sim, similar_to = self.max_similarity(sample)
         prio = self.priority(sample)
+        if sim >= self.threshold:
+            self.journal.append({"id": sample.get("id"), "outcome": "too_similar", "total": prio,
+                                 "similar_to": similar_to, "similarity": round(sim, 3)})
+            return False, "too_similar"
         evicted = None
         if len(self.items) >= self.size:
             lowest = self.items[-1]
             if prio <= self.priority(lowest):
+                self.journal.append({"id": sample.get("id"), "outcome": "below_memory_floor", "total": prio,
+                                     "floor": self.priority(lowest)})
                 return False, "below_memory_floor"
             evicted = self.items.pop()
             self._hashes.pop(evicted["id"], None)
@@ -75,10 +83,26 @@ class Memory:
         at = next((i for i, it in enumerate(self.items) if self.priority(it) < prio), len(self.items))
         self.items.insert(at, entry)
         self._hashes[entry["id"]] = minhash(sample_text(entry))
+        self.journal.append({"id": entry["id"], "outcome": "entered", "total": prio,
+                             "evicted": evicted["id"] if evicted else None})
         return True, f"admitted (evicted {evicted['id']})" if evicted else "admitted"
 
     def top(self, k: int = 1) -> list[dict[str, Any]]:
         return self.items[:k]
+
+    def history_row(self, round_no: int) -> dict[str, Any]:
+        """The memory after ``round_no`` (ids and totals, best first) and the round's offers; drains the journal."""
+        offers, self.journal = self.journal, []
+        return {
+            "language": self.language, "round": round_no, "size": self.size,
+            "items": [{"id": it["id"], "round": it.get("round"), "total": self.priority(it)} for it in self.items],
+            "entered": [{"id": o["id"], "total": o["total"]} for o in offers if o["outcome"] == "entered"],
+            "evicted": [o["evicted"] for o in offers if o["outcome"] == "entered" and o["evicted"]],
+            "too_similar": [{k: o[k] for k in ("id", "total", "similar_to", "similarity")}
+                            for o in offers if o["outcome"] == "too_similar"],
+            "below_floor": [{"id": o["id"], "total": o["total"], "floor": o["floor"]}
+                            for o in offers if o["outcome"] == "below_memory_floor"],
+        }
 
     def to_dict(self) -> dict[str, Any]:
         return {"language": self.language, "size": self.size, "threshold": self.threshold, "items": self.items}

@@ -9,6 +9,7 @@ Work is split into units with stable ids (``seed:<record>``, ``r<round>:<lang>``
 A finished unit is one fsynced line in a shard; its LLM calls are in the call cache. State that
 later units read (memories, reflections) is rebuilt by re-applying finished units in their fixed
 order, so a resumed run ends with exactly the rows of an uninterrupted one and redoes no call.
+Each ended round appends the memories' rows to ``memory_history.jsonl`` (``history.py``).
 
 The units of one stage (all seeds; all agents of one round) read the team's state as it was when
 the stage began, so they run concurrently (``--concurrency``): each in its own thread, their LLM
@@ -29,6 +30,7 @@ from xinstruct.agents.calls import Caller
 from xinstruct.agents.collaborate import Agent, Team, centralized_unit, parallel_unit, seed_unit
 from xinstruct.agents.config import AgentsConfig
 from xinstruct.agents.dpo import dpo_unit
+from xinstruct.agents.history import MemoryHistory
 from xinstruct.agents.inputs import code_inputs
 from xinstruct.agents.ledger import STAGE, Ledger
 from xinstruct.agents.memory import Memory
@@ -142,6 +144,7 @@ class AgentsRun:
         started = time.perf_counter()
         dpo_rows: list[dict[str, Any]] = []
         writer = self.run.writer("events")
+        history = MemoryHistory(self.run.path) if cfg.memory else None
         units = Units(team, done, writer, seed=cfg.seed, concurrency=cfg.concurrency)
         try:
             with make_progress(self.console) as progress, self.run.writer("dpo") as dpo_writer:
@@ -162,6 +165,8 @@ class AgentsRun:
                 for record, sample in zip(inputs, seeds, strict=True):
                     ledger.apply(sample, agents[record.data["language"]], None)
                     tick(record.data["language"])
+                if history is not None:
+                    history.record(0, agents)
                 unit_of = centralized_unit if cfg.mode == "centralized" else parallel_unit
                 for round_no in range(1, cfg.rounds + 1):
                     produced = units.run([
@@ -174,6 +179,8 @@ class AgentsRun:
                     for lang, sample in zip(cfg.languages, produced, strict=True):
                         ledger.apply(sample, agents[lang], round_hashes)
                         tick(lang)
+                    if history is not None:
+                        history.record(round_no, agents)
                 if cfg.dpo_samples > 0:
                     dpo_bar = progress.add_task("dpo       ", total=len(ledger.kept))
                     for row in ledger.kept:
@@ -189,6 +196,8 @@ class AgentsRun:
                         progress.update(dpo_bar, advance=1)
         finally:
             writer.close()
+            if history is not None:
+                history.close()
             cache.close()
         for agent in agents.values():
             agent.memory.save(self.run.path / "memory")

@@ -8,7 +8,8 @@ import statistics
 from collections import Counter, defaultdict
 from typing import Any
 
-from xinstruct.report import plots
+from xinstruct.agents.history import FILE as HISTORY_FILE
+from xinstruct.report import plots, yardstick_view
 from xinstruct.report.page import Section, Table
 from xinstruct.report.rundata import Run
 
@@ -17,6 +18,47 @@ def _total(row: dict[str, Any]) -> float | None:
     scores = row.get("scores")
     v = scores.get("total") if isinstance(scores, dict) else None
     return float(v) if isinstance(v, int | float) else None
+
+
+def _entries(value: Any) -> list[dict[str, Any]]:
+    return [x for x in value if isinstance(x, dict)] if isinstance(value, list) else []
+
+
+def memory_history(run: Run) -> Section:
+    """Each agent's memory after every round (``memory_history.jsonl``): items kept from before vs
+    entered in the round, as stacked bars, and a table of the round's changes."""
+    sec = Section("Memory over rounds", "memory-rounds",
+                  intro="Each agent's memory after every round (round 0 is the seed stage): the samples it held from "
+                        "before and those that entered in the round; evicted, too similar to a remembered sample "
+                        "(MinHash Jaccard at or above the threshold) and below the floor of a full memory.")
+    rows = sorted((r for r in run.file_rows(HISTORY_FILE) if isinstance(r.get("round"), int)),
+                  key=lambda r: (str(r.get("language")), r["round"]))
+    if not rows:
+        sec.notes.append(f"No {HISTORY_FILE} in this run (made before it was written, or run with --no-memory).")
+        return sec
+    groups, held, entered, table = [], [], [], []
+    for r in rows:
+        items = _entries(r.get("items"))
+        now = {str(i.get("id")) for i in items}
+        new = [e for e in _entries(r.get("entered")) if str(e.get("id")) in now]
+        totals = [float(i["total"]) for i in items if isinstance(i.get("total"), int | float)]
+        groups.append(f"{r.get('language')} r{r['round']}")
+        held.append(len(items) - len(new))
+        entered.append(len(new))
+        evicted = r.get("evicted") if isinstance(r.get("evicted"), list) else []
+        table.append([r.get("language"), r["round"], f"{len(items)}/{r.get('size')}", len(_entries(r.get("entered"))),
+                      len(evicted), len(_entries(r.get("too_similar"))), len(_entries(r.get("below_floor"))),
+                      statistics.fmean(totals) if totals else None,
+                      ", ".join(f"{i.get('id')} ({_fmt_total(i.get('total'))})" for i in items)])
+    sec.charts.append(plots.bars(groups, {"held from before": held, "entered this round": entered}, stacked=True,
+                                 ylabel="samples in memory", title="Memory over rounds"))
+    sec.tables.append(Table(["language", "round", "items", "entered", "evicted", "too similar", "below floor",
+                             "mean total", "items (best first, total)"], table))
+    return sec
+
+
+def _fmt_total(value: Any) -> str:
+    return f"{value:g}" if isinstance(value, int | float) else "–"
 
 
 def headline(run: Run) -> dict[str, Any]:
@@ -84,4 +126,4 @@ def sections(run: Run) -> list[Section]:
     lineage.tables.append(Table(["from \\ to", *agents], [[a, *[edges.get((a, b), 0) for b in agents]] for a in agents]))
     if edges:
         lineage.charts.append(plots.graph(dict(edges), title="Lineage between agents"))
-    return [overview, rounds, reflection, memory, lineage]
+    return [overview, rounds, reflection, memory, memory_history(run), lineage, *yardstick_view.agents_sections(run)]

@@ -6,7 +6,7 @@ import statistics
 from collections import Counter, defaultdict
 from typing import Any
 
-from xinstruct.report import plots
+from xinstruct.report import plots, yardstick_view
 from xinstruct.report.page import Section, Table
 from xinstruct.report.rundata import Run
 
@@ -95,4 +95,4 @@ def sections(run: Run) -> list[Section]:
     status = Counter(r.get("status") for r in results)
     if set(status) - {"ok"}:
         skip_sec.tables.append(Table(["LLM step outcome", "snippets"], [[k, v] for k, v in status.most_common()]))
-    return [head, score_sec, skip_sec, lang_sec]
+    return [head, score_sec, skip_sec, lang_sec, *yardstick_view.inverse_sections(run)]

@@ -51,6 +51,7 @@ table { border-collapse: collapse; margin: .6rem 0 1rem; font-size: .85rem; brea
 caption { text-align: left; font-weight: 600; padding: .2rem 0; }
 th, td { border-bottom: 1px solid var(--line); padding: .22rem .6rem; text-align: left; vertical-align: top;
          max-width: 38rem; overflow-wrap: anywhere; white-space: pre-wrap; }
+th { overflow-wrap: normal; white-space: nowrap; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 code, pre { font-family: ui-monospace, "DejaVu Sans Mono", monospace; font-size: .82rem; }
 pre { white-space: pre-wrap; overflow-wrap: anywhere; background: #f6f7f9; padding: .5rem; border-radius: 4px; }

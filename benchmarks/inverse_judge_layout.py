@@ -8,6 +8,10 @@ prompt tokens evaluated (the rest reuse the KV cells of the previous prompt's co
 the prefill chunk), seconds; and whether both layouts select the same candidate.
 
     .venv/bin/python benchmarks/inverse_judge_layout.py --run /work/runs/rt-tune/inverse --limit 40
+
+``--tokens-only`` counts without evaluating: the model's tokenizer and chat template, and the
+backend's own reuse rule (``llamacpp_batch.reusable_prefix``), give the same token figures in
+seconds on a loaded machine (no scores, so no seconds and no selection column).
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import argparse
 import json
 import statistics
 import time
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -26,9 +31,12 @@ from xinstruct.core.tables import table_console
 from xinstruct.inverse.config import JUDGE_LAYOUTS, JUDGE_PROMPTS
 from xinstruct.inverse.tasks import JudgeTask
 from xinstruct.inverse.templates import load_prompt
-from xinstruct.llm.base import ScoreRequest
+from xinstruct.llm.base import ScoreRequest, ScoreResult
 from xinstruct.llm.llamacpp import LlamaCppBackend
+from xinstruct.llm.llamacpp_batch import reusable_prefix
+from xinstruct.llm.template import ChatTemplate
 from xinstruct.models import resolve_model
+from xinstruct.models.registry import ModelRef
 
 
 def snippets(run: Path, limit: int) -> list[dict[str, Any]]:
@@ -39,7 +47,31 @@ def snippets(run: Path, limit: int) -> list[dict[str, Any]]:
     return usable[:limit]
 
 
-def judge_one(backend: LlamaCppBackend, task: JudgeTask, row: dict[str, Any]) -> dict[str, Any]:
+class TokenCounter:
+    """What ``LlamaCppBackend.first_token_logprobs`` evaluates, counted without running the model."""
+
+    def __init__(self, model: ModelRef) -> None:
+        from llama_cpp import Llama
+
+        self.llm = Llama(model_path=str(model.path), vocab_only=True, verbose=False)
+        self.template = ChatTemplate(source=self.llm.metadata["tokenizer.chat_template"])
+        self.cached: list[int] = []
+        self.scored_prompt_tokens = self.evaluated_prompt_tokens = 0
+
+    def first_token_logprobs(self, requests: Sequence[ScoreRequest]) -> Iterator[tuple[int, ScoreResult]]:
+        for index, request in enumerate(requests):
+            text = self.template.render(request.messages, request.prefix)
+            tokens = self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=True)
+            self.scored_prompt_tokens += len(tokens)
+            self.evaluated_prompt_tokens += len(tokens) - reusable_prefix(self.cached, tokens)
+            self.cached = tokens
+            yield index, ScoreResult(logprobs={}, prompt_tokens=len(tokens))
+
+    def close(self) -> None:
+        self.llm.close()
+
+
+def judge_one(backend: LlamaCppBackend | TokenCounter, task: JudgeTask, row: dict[str, Any]) -> dict[str, Any]:
     instructions = [c["instruction"] for c in row["candidates"] if c.get("instruction")]
     requests = [ScoreRequest(tuple(task.format_input(text, row["code"], row["language"])), task.candidates())
                 for text in instructions]
@@ -58,12 +90,14 @@ def main() -> None:
     ap.add_argument("--model", default=None)
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--out", type=Path, default=None, help="write the per-snippet figures as JSON here")
+    ap.add_argument("--tokens-only", action="store_true", help="count tokens with the tokenizer; evaluate nothing")
     args = ap.parse_args()
     rows = snippets(args.run, args.limit)
     if not rows:
         raise SystemExit(f"{args.run}: no finished snippet with two judged candidates")
     tasks = {layout: JudgeTask(load_prompt(JUDGE_PROMPTS[layout])) for layout in JUDGE_LAYOUTS}
-    backend = LlamaCppBackend(resolve_model(args.model), n_threads=args.threads, parallel=1)
+    model = resolve_model(args.model)
+    backend = TokenCounter(model) if args.tokens_only else LlamaCppBackend(model, n_threads=args.threads, parallel=1)
     per: dict[str, list[dict[str, Any]]] = {layout: [] for layout in JUDGE_LAYOUTS}
     for k, row in enumerate(rows):
         for layout in (JUDGE_LAYOUTS if k % 2 == 0 else JUDGE_LAYOUTS[::-1]):
@@ -79,8 +113,9 @@ def main() -> None:
         scored = statistics.fmean(r["scored"] for r in results)
         evaluated = statistics.fmean(r["evaluated"] for r in results)
         same = sum(a["best"] == b["best"] for a, b in zip(results, per["paper"], strict=True))
-        table.add_row(layout, f"{scored:.0f}", f"{evaluated:.0f}", f"{evaluated / scored:.1%}",
-                      f"{statistics.fmean(r['seconds'] for r in results):.2f}", f"{same}/{len(results)}")
+        seconds = "-" if args.tokens_only else f"{statistics.fmean(r['seconds'] for r in results):.2f}"
+        table.add_row(layout, f"{scored:.0f}", f"{evaluated:.0f}", f"{evaluated / scored:.1%}", seconds,
+                      "-" if args.tokens_only else f"{same}/{len(results)}")
     table_console().print(table)
     if args.out is not None:
         args.out.write_text(json.dumps({"run": str(args.run), "ids": [r["id"] for r in rows], "per_snippet": per}, indent=1))

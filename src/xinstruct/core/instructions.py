@@ -109,6 +109,20 @@ TRAILER_RULES = (
         "introduce an answer that the stop at the code fence cut off; they are not part of the task.",
     ),
     _rule(
+        "solution_walkthrough",
+        r"(?:^|(?<=[.!?:])[ \t]+)to\s+(?:solve|achieve|accomplish|tackle|implement|do)\s+this(?:\s+(?:problem|task|function))?"
+        r"(?:\s+in\s+[\w+#]+)?,\s*(?:we|you|i|let's|let\s+us|the\s+(?:function|code|program))\b"
+        r"|(?:^|(?<=[.!?:])[ \t]+)(?:here|below)(?:'s|’s|\s+is|\s+are)\s+(?:a|an|the)\s+(?:[\w-]+\s+){0,2}?"
+        r"(?:breakdown|explanation|walkthrough|overview)\b"
+        r"|(?<=\n\n)[ \t]*this\s+(?:function|code|program|implementation|solution)\s+(?:first\s+)?"
+        r"(?:calculates|computes|initiali[sz]es|iterates|uses|works|creates|checks|loops|finds|returns)\b",
+        "The answer's explanation after the task (tune slice of the free MBPP tasks, MBPP/1): \"To solve this "
+        "problem, we can use dynamic programming with memoization. The idea is ...\", \"Here's a step-by-step "
+        "breakdown of how the code calculates this: 1. **Initialization**: We create ...\", a paragraph \"This "
+        "function calculates the minimum cost ...\". It describes the code, which the reader of the task is "
+        "to write; a task says what the code must do (\"The function should ...\"), not how this one does it.",
+    ),
+    _rule(
         "restated_language",
         r"(?:^|(?<=[.!?])[ \t]+)write\s+the\s+solution\s+in\s+[\w+#]+\.?[ \t]*$",
         "The agents append \"Write the solution in X.\" to every task themselves; a copy written by the "

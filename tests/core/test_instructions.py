@@ -147,6 +147,14 @@ def test_walkthrough_words_inside_a_task_are_kept(text: str) -> None:
     assert out.text == text and out.edits == ()
 
 
+def test_the_problem_described_in_the_prompt_is_rejected_but_a_described_task_is_kept() -> None:
+    out = clean_instruction("Create a Python function to solve the problem described. The function should take two "
+                            "arguments, `cost` and `m`.")  # tune slice, MBPP/1
+    assert out.text is None and out.reason == "refers_to_prompt" and out.rule == "problem_described"
+    kept = "Write a Python function for the problem described below: given a list, return its sum."
+    assert clean_instruction(kept).text == kept
+
+
 def test_a_repeated_paragraph_is_kept_once() -> None:
     para = "Write a Rust function that counts the vowels in a string and returns the count."
     out = clean_instruction(f"{para}\n\n{para}")

@@ -175,6 +175,12 @@ REFERENCE_RULES = (
         "code; the instruction must say itself what it wants.",
     ),
     _rule(
+        "problem_described",
+        r"\b(?:the|this)\s+(?:problem|task|question)\s+(?:described|stated|mentioned)(?:\s+(?:above|earlier|before))?(?=\s*[.,;:)]|\s*$)",
+        "\"Create a Python function to solve the problem described.\" (tune slice, MBPP/1): described where? In "
+        "the prompt the model was shown; the reader of the instruction has no such description.",
+    ),
+    _rule(
         "this_code",
         r"\b(?:explain|modify|refactor|rewrite|improve|fix|optimi[sz]e|analy[sz]e|debug|complete|translate|convert|"
         r"document|test)\s+(?:this|the)\s+(?:given\s+)?code\b|\b(?:in|of|from)\s+this\s+code\b",

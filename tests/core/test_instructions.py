@@ -122,6 +122,9 @@ def test_trailers_and_chatter_are_cut(tail: str, rule: str) -> None:
         "\n\nHere's a step-by-step breakdown of how the code calculates this:\n\n1. **Initialization**: We create "
         "a 3x3 matrix `tc`.",
         "\n\nThis function calculates the minimum cost of buying stickers in a grid with the constraints given.",
+        " The solution involves using dynamic programming to solve the problem efficiently. The idea is to keep "
+        "track of two variables.",  # MBPP/2, count_ways
+        " This approach ensures that we efficiently compute the result without recalculating it multiple times.",
     ],
 )
 def test_a_walkthrough_of_the_solution_is_cut(tail: str) -> None:
@@ -140,6 +143,8 @@ def test_a_walkthrough_of_the_solution_is_cut(tail: str) -> None:
         "Write a Python function `explain(tree)` that returns a breakdown of a tree's node counts by depth.",
         "Write a Python function that returns a list.\n\nThe function should use a loop; it iterates over the "
         "input once.",
+        "Write a Python function that returns the shortest path. The solution should use breadth-first search.",
+        "Write a Python function that checks whether the idea is new: return True when the word is not in the list.",
     ],
 )
 def test_walkthrough_words_inside_a_task_are_kept(text: str) -> None:

@@ -115,11 +115,14 @@ TRAILER_RULES = (
         r"|(?:^|(?<=[.!?:])[ \t]+)(?:here|below)(?:'s|’s|\s+is|\s+are)\s+(?:a|an|the)\s+(?:[\w-]+\s+){0,2}?"
         r"(?:breakdown|explanation|walkthrough|overview)\b"
         r"|(?<=\n\n)[ \t]*this\s+(?:function|code|program|implementation|solution)\s+(?:first\s+)?"
-        r"(?:calculates|computes|initiali[sz]es|iterates|uses|works|creates|checks|loops|finds|returns)\b",
+        r"(?:calculates|computes|initiali[sz]es|iterates|uses|works|creates|checks|loops|finds|returns)\b"
+        r"|(?:(?<=[.!?])[ \t]+|(?<=\n\n))(?:the|this|my|our)\s+(?:solution|approach|idea)\s+"
+        r"(?:is\s+to|involves|uses|ensures|works|relies)\b",
         "The answer's explanation after the task (tune slice of the free MBPP tasks, MBPP/1): \"To solve this "
         "problem, we can use dynamic programming with memoization. The idea is ...\", \"Here's a step-by-step "
         "breakdown of how the code calculates this: 1. **Initialization**: We create ...\", a paragraph \"This "
-        "function calculates the minimum cost ...\". It describes the code, which the reader of the task is "
+        "function calculates the minimum cost ...\"; on MBPP/2 \"The solution involves using dynamic programming ... The "
+        "idea is to keep track of two variables\", \"This approach ensures that we ...\". It describes the code, which the reader of the task is "
         "to write; a task says what the code must do (\"The function should ...\"), not how this one does it.",
     ),
     _rule(

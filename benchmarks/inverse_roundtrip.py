@@ -14,6 +14,11 @@ run on each in the sandbox. Reported: pass rates, per-task gained/lost and the e
 
 Resumable: the inverse run resumes from its run directory; code generation is served from
 ``OUT/codegen-cache.sqlite``; only the sandbox runs again.
+
+Writes ``OUT/yardstick.json`` (schema in ``xinstruct.inverse.yardstick``) and a copy in the inverse
+run directory, where ``xinstruct report`` finds it; ``--report`` prints its tables again without the
+model. ``--inverse-only`` stops after the inverse run (to read candidates on the tune slice);
+``--judge-layout code-first`` runs the judge with the code before the instruction.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ import argparse
 import ast
 import json
 import random
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -33,9 +39,10 @@ from rich.table import Table
 from xinstruct.core.cache import CallCache
 from xinstruct.core.fences import fenced_blocks
 from xinstruct.core.seeds import derive_seed
+from xinstruct.core.tables import table_console
 from xinstruct.eval.benchmarks import Task, load_tasks, parse_benchmark
-from xinstruct.experiment.stats import paired
-from xinstruct.inverse.config import InverseConfig
+from xinstruct.inverse import yardstick
+from xinstruct.inverse.config import JUDGE_LAYOUTS, InverseConfig
 from xinstruct.inverse.pipeline import run_inverse
 from xinstruct.llm.base import GenerateRequest, SamplingParams
 from xinstruct.llm.cached import CachedBackend
@@ -92,7 +99,14 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=None, help="llama.cpp threads (default: all cores)")
     ap.add_argument("--parallel", type=int, default=8, help="decode slots")
     ap.add_argument("--data", type=Path, default=None, help="benchmark data root (default: XINSTRUCT_DATA)")
+    ap.add_argument("--judge-layout", choices=JUDGE_LAYOUTS, default="paper", help="InverseConfig.judge_layout")
+    ap.add_argument("--inverse-dir", type=Path, default=None, help="the inverse run directory (default: OUT/inverse)")
+    ap.add_argument("--inverse-only", action="store_true", help="stop after the inverse run (no code generation)")
+    ap.add_argument("--report", action="store_true", help="print the tables of OUT/yardstick.json (no model) and stop")
     args = ap.parse_args()
+    if args.report:
+        print_tables(yardstick.read(args.out / "yardstick.json"))
+        return
     data = args.data  # None: XINSTRUCT_DATA, then the packaged HumanEval (eval/data.py's order)
     out = args.out
     out.mkdir(parents=True, exist_ok=True)
@@ -109,11 +123,16 @@ def main() -> None:
     model = resolve_model(args.model)
     engine = LlamaCppBackend(model, n_threads=args.threads, parallel=args.parallel)
     t0 = time.perf_counter()
-    summary = run_inverse(corpus, out / "inverse", InverseConfig(samples=args.samples, max_chars=20000, max_lines=400,
-                                                        select="roundtrip" if args.roundtrip else "best"),
+    inverse_dir = args.inverse_dir or out / "inverse"
+    summary = run_inverse(corpus, inverse_dir, InverseConfig(samples=args.samples, max_chars=20000, max_lines=400,
+                                                      select="roundtrip" if args.roundtrip else "best",
+                                                      judge_layout=args.judge_layout),
                           BackendConfig(), ReaderConfig(), backend=engine)
     t_inverse = time.perf_counter() - t0
-    rows = {r["id"]: r for r in map(json.loads, (out / "inverse" / "data.jsonl").read_text().splitlines())}
+    if args.inverse_only:
+        Console().print(f"inverse run {inverse_dir}: {t_inverse:.0f}s ({summary['snippets_per_minute']} snippets/min)")
+        return
+    rows = {r["id"]: r for r in map(json.loads, (inverse_dir / "data.jsonl").read_text().splitlines())}
 
     llm = CachedBackend(engine, CallCache(out / "codegen-cache.sqlite"))
     requests, meta = [], []
@@ -144,33 +163,43 @@ def main() -> None:
     t2 = time.perf_counter()
     verdicts = dict(Sandbox().run_many(jobs))
     t_exec = time.perf_counter() - t2
-    passed: dict[str, dict[str, float]] = {c: {} for c in CONDITIONS}
+    passed: dict[str, dict[str, bool]] = {c: {} for c in CONDITIONS[: 3 + args.roundtrip]}
     for k, (task, cond) in enumerate(meta):
-        passed[cond][task.task_id] = float(verdicts[k].verdict == "passed")
-    results: dict[str, Any] = {"model": model.name, "samples": args.samples, "slice": args.slice, "conditions": {}}
-    table = Table(title=f"Round trip: HumanEval[:{args.humaneval}] + free MBPP ({args.slice})[:{args.mbpp}], "
-                        f"N={args.samples}, {model.name}")
-    for col in ("set", "condition", "passed", "pass rate", "vs random: gained/lost", "sign-test p"):
-        table.add_column(col)
-    for name, prefix in (("HumanEval", "HumanEval/"), ("MBPP", "MBPP/"), ("all", "")):
-        for cond in CONDITIONS:
-            mine = {t: v for t, v in passed[cond].items() if t.startswith(prefix)}
-            rnd = {t: v for t, v in passed["random"].items() if t.startswith(prefix)}
-            if not mine:
-                continue
-            cmp = paired(mine, rnd)
-            ok = int(sum(mine.values()))
-            results["conditions"][f"{name}/{cond}"] = {"passed": ok, "tasks": len(mine), **cmp.to_dict()}
-            table.add_row(name, cond, f"{ok}/{len(mine)}", f"{ok / len(mine):.1%}",
-                          "-" if cond == "random" else f"{cmp.gained}/{cmp.lost}",
-                          "-" if cond == "random" else f"{cmp.p_value:.3g}")
-    Console().print(table)
-    results["seconds"] = {"inverse": round(t_inverse), "codegen": round(t_codegen), "sandbox": round(t_exec, 1)}
-    results["per_task"] = passed
-    (out / "results.json").write_text(json.dumps(results, indent=1))
+        passed[cond][task.task_id] = verdicts[k].verdict == "passed"
+    result = yardstick.build(passed, argv=sys.argv, samples=args.samples, slice_name=args.slice)
+    result["model"] = model.name
+    result["seconds"] = {"inverse": round(t_inverse), "codegen": round(t_codegen), "sandbox": round(t_exec, 1)}
+    # the run directory gets a copy so that `xinstruct report <inverse dir>` finds it
+    yardstick.write([out / "yardstick.json", inverse_dir / "yardstick.json"], result)
+    print_tables(result)
     Console().print(f"time: inverse {t_inverse:.0f}s ({summary['snippets_per_minute']} snippets/min), "
-                    f"code generation {t_codegen:.0f}s, sandbox {t_exec:.1f}s")
+                    f"code generation {t_codegen:.0f}s, sandbox {t_exec:.1f}s; wrote {out / 'yardstick.json'}")
 
+
+def print_tables(result: dict[str, Any]) -> None:
+    """Pass rate per condition and each contrast's 2x2 cells with the sign test, per seed set and pooled."""
+    seeds = result["seeds"]
+    console = table_console()
+    title = (f"Round trip: HumanEval {seeds['humaneval']} + free MBPP ({result['slice']}) {seeds['mbpp']}, "
+             f"N={result['samples']}, {result.get('model', '?')}")
+    passed = Table(title=title)
+    for col in ("set", "condition", "passed", "pass rate"):
+        passed.add_column(col)
+    contrasts = Table(title="Paired contrasts (a vs b on the same tasks; exact sign test on only_a vs only_b)")
+    for col in ("set", "a", "b", "both", "only a", "only b", "neither", "a - b", "sign-test p"):
+        contrasts.add_column(col)
+    sets = [(name, yardstick.subset(result, source)) for name, source in (("HumanEval", "humaneval"), ("MBPP", "mbpp"))
+            if seeds[source]]
+    for name, part in [*sets, ("all", result)] if len(sets) > 1 else sets:
+        for cond, c in part["conditions"].items():
+            passed.add_row(name, cond, f"{c['passed']}/{c['total']}", f"{c['passed'] / c['total']:.1%}")
+        for x in part["contrasts"]:
+            total = x["both"] + x["only_a"] + x["only_b"] + x["neither"]
+            contrasts.add_row(name, x["a"], x["b"], str(x["both"]), str(x["only_a"]), str(x["only_b"]), str(x["neither"]),
+                              f"{(x['only_a'] - x['only_b']) / total:+.1%}", f"{x['p']:.3g}")
+    console.print(passed)
+    console.print(contrasts)
+    console.print(f"command: {result['command']}")
 
 if __name__ == "__main__":
     main()

@@ -113,6 +113,53 @@ def test_trailers_and_chatter_are_cut(tail: str, rule: str) -> None:
     assert out.text == task and out.edits == (rule,)
 
 
+@pytest.mark.parametrize(
+    "tail",
+    [  # the embedded model on the tune slice of the free MBPP tasks (MBPP/1, min_cost), shortened
+        "\n\nTo solve this problem, we can use dynamic programming with memoization. The idea is to build up a "
+        "solution for all possible subproblems.",
+        " To achieve this, we iterate over the list and keep a running total.",
+        "\n\nHere's a step-by-step breakdown of how the code calculates this:\n\n1. **Initialization**: We create "
+        "a 3x3 matrix `tc`.",
+        "\n\nThis function calculates the minimum cost of buying stickers in a grid with the constraints given.",
+        " The solution involves using dynamic programming to solve the problem efficiently. The idea is to keep "
+        "track of two variables.",  # MBPP/2, count_ways
+        " This approach ensures that we efficiently compute the result without recalculating it multiple times.",
+    ],
+)
+def test_a_walkthrough_of_the_solution_is_cut(tail: str) -> None:
+    task = "Write a Python function `mean(xs)` that returns the average of a list of numbers."
+    out = clean_instruction(task + tail)
+    assert out.text == task and out.edits == ("solution_walkthrough",)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [  # the same words where they state the task
+        "To solve this puzzle, write a Python function that returns the number of moves.",
+        "Write a Python function that returns the n-th Fibonacci number. To do this, use an iterative loop, "
+        "not recursion.",
+        "This function calculates the median of a list: write it in Python so that it runs in O(n log n).",
+        "Write a Python function `explain(tree)` that returns a breakdown of a tree's node counts by depth.",
+        "Write a Python function that returns a list.\n\nThe function should use a loop; it iterates over the "
+        "input once.",
+        "Write a Python function that returns the shortest path. The solution should use breadth-first search.",
+        "Write a Python function that checks whether the idea is new: return True when the word is not in the list.",
+    ],
+)
+def test_walkthrough_words_inside_a_task_are_kept(text: str) -> None:
+    out = clean_instruction(text)
+    assert out.text == text and out.edits == ()
+
+
+def test_the_problem_described_in_the_prompt_is_rejected_but_a_described_task_is_kept() -> None:
+    out = clean_instruction("Create a Python function to solve the problem described. The function should take two "
+                            "arguments, `cost` and `m`.")  # tune slice, MBPP/1
+    assert out.text is None and out.reason == "refers_to_prompt" and out.rule == "problem_described"
+    kept = "Write a Python function for the problem described below: given a list, return its sum."
+    assert clean_instruction(kept).text == kept
+
+
 def test_a_repeated_paragraph_is_kept_once() -> None:
     para = "Write a Rust function that counts the vowels in a string and returns the count."
     out = clean_instruction(f"{para}\n\n{para}")

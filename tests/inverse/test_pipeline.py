@@ -260,3 +260,38 @@ def test_decontaminate_drops_benchmark_snippets_and_counts_them(tmp_path, script
     assert all(task.entry_point not in json.dumps(req.messages) for req in backend.generate_calls)
     skipped = [json.loads(x) for x in (tmp_path / "run" / "skipped.jsonl").read_text().splitlines()]
     assert [s["line"] for s in skipped if s["reason"] == "benchmark_overlap"] == [4]
+
+
+def test_code_first_layout_puts_the_code_before_the_instruction_and_is_part_of_the_run(tmp_path, scripted_backend):
+    """--judge-layout code-first: the judge prompt starts with the code (shared by a snippet's N
+    prompts), the question is the paper's; it is a setting of the run (a paper run refuses it)
+    and its prompts are other cache keys, so the judge calls are new while summarize is cached."""
+    cfg = InverseConfig(samples=3, limit=2)
+    paper = scripted_backend(reply=lambda req, i: f" sorts numbers {req.params.seed}")
+    run_inverse(EXAMPLE, tmp_path / "run", cfg, BackendConfig(), ReaderConfig(), backend=paper)
+    first = paper.score_calls[0].messages[-1]["content"]
+    assert first.index("Here is a programming problem") < first.index("```")
+
+    code_first = InverseConfig(samples=3, limit=2, judge_layout="code-first")
+    with pytest.raises(ConfigError, match="judge_layout"):
+        run_inverse(EXAMPLE, tmp_path / "run", code_first, BackendConfig(), ReaderConfig(), backend=scripted_backend())
+    again = scripted_backend(reply=lambda req, i: f" sorts numbers {req.params.seed}")
+    code_first.overwrite = True  # clears the results, keeps the call cache
+    run_inverse(EXAMPLE, tmp_path / "run", code_first, BackendConfig(), ReaderConfig(), backend=again)
+    assert again.generate_calls == [] and len(again.score_calls) == len(paper.score_calls) == 6
+    prompts = [c.messages[-1]["content"] for c in again.score_calls]
+    for prompt in prompts:
+        assert prompt.index("```") < prompt.index("Here is the programming problem:") < prompt.index("sorts numbers")
+    # one snippet's prompts are the same text up to the instruction
+    head = prompts[0].split("Here is the programming problem:")[0]
+    assert len(head) > 40 and all(p.startswith(head) for p in prompts[:3])
+    manifest = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert manifest["fingerprint"]["judge_layout"] == "code-first"
+    from xinstruct.core.config import resolve_configs
+
+    yaml_file = tmp_path / "inverse.yaml"
+    yaml_file.write_text("judge-layout: code-first\n")
+    assert resolve_configs([InverseConfig], str(yaml_file), {})[0].judge_layout == "code-first"
+    yaml_file.write_text("judge_layout: sideways\n")
+    with pytest.raises(ConfigError, match="'judge_layout' must be one of paper, code-first"):
+        resolve_configs([InverseConfig], str(yaml_file), {})

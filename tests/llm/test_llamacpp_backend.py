@@ -104,7 +104,14 @@ def test_kv_reuse_does_not_corrupt_scores(llamacpp_backend) -> None:
         return res.logprobs
 
     llm.reset()  # start from an empty context: A is evaluated whole
+    counted = (llamacpp_backend.scored_prompt_tokens, llamacpp_backend.evaluated_prompt_tokens)
     a1 = score(JUDGE_A)
+    scored = llamacpp_backend.scored_prompt_tokens - counted[0]
+    assert scored > 64 and llamacpp_backend.evaluated_prompt_tokens - counted[1] == scored
+    counted = (llamacpp_backend.scored_prompt_tokens, llamacpp_backend.evaluated_prompt_tokens)
+    assert score(JUDGE_A) == a1  # the same prompt again: only the tail after the last whole prefill chunk
+    assert llamacpp_backend.scored_prompt_tokens - counted[0] == scored
+    assert 0 < llamacpp_backend.evaluated_prompt_tokens - counted[1] <= 64
     b = score(JUDGE_B)  # shares the template and the task with A, so reuses A's cached prefix
     a2 = score(JUDGE_A)  # reuses B's common prefix, re-evaluates A's tail
     assert a1 == a2

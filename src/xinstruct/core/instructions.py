@@ -109,6 +109,23 @@ TRAILER_RULES = (
         "introduce an answer that the stop at the code fence cut off; they are not part of the task.",
     ),
     _rule(
+        "solution_walkthrough",
+        r"(?:^|(?<=[.!?:])[ \t]+)to\s+(?:solve|achieve|accomplish|tackle|implement|do)\s+this(?:\s+(?:problem|task|function))?"
+        r"(?:\s+in\s+[\w+#]+)?,\s*(?:we|you|i|let's|let\s+us|the\s+(?:function|code|program))\b"
+        r"|(?:^|(?<=[.!?:])[ \t]+)(?:here|below)(?:'s|’s|\s+is|\s+are)\s+(?:a|an|the)\s+(?:[\w-]+\s+){0,2}?"
+        r"(?:breakdown|explanation|walkthrough|overview)\b"
+        r"|(?<=\n\n)[ \t]*this\s+(?:function|code|program|implementation|solution)\s+(?:first\s+)?"
+        r"(?:calculates|computes|initiali[sz]es|iterates|uses|works|creates|checks|loops|finds|returns)\b"
+        r"|(?:(?<=[.!?])[ \t]+|(?<=\n\n))(?:the|this|my|our)\s+(?:solution|approach|idea)\s+"
+        r"(?:is\s+to|involves|uses|ensures|works|relies)\b",
+        "The answer's explanation after the task (tune slice of the free MBPP tasks, MBPP/1): \"To solve this "
+        "problem, we can use dynamic programming with memoization. The idea is ...\", \"Here's a step-by-step "
+        "breakdown of how the code calculates this: 1. **Initialization**: We create ...\", a paragraph \"This "
+        "function calculates the minimum cost ...\"; on MBPP/2 \"The solution involves using dynamic programming ... The "
+        "idea is to keep track of two variables\", \"This approach ensures that we ...\". It describes the code, which the reader of the task is "
+        "to write; a task says what the code must do (\"The function should ...\"), not how this one does it.",
+    ),
+    _rule(
         "restated_language",
         r"(?:^|(?<=[.!?])[ \t]+)write\s+the\s+solution\s+in\s+[\w+#]+\.?[ \t]*$",
         "The agents append \"Write the solution in X.\" to every task themselves; a copy written by the "
@@ -159,6 +176,12 @@ REFERENCE_RULES = (
         r"|\bthe\s+original\s+(?:function|class|method|problem|question|prompt|task|text|version)\b",
         "\"described in the original ...\", \"the original function\": the original is the prompt's "
         "code; the instruction must say itself what it wants.",
+    ),
+    _rule(
+        "problem_described",
+        r"\b(?:the|this)\s+(?:problem|task|question)\s+(?:described|stated|mentioned)(?:\s+(?:above|earlier|before))?(?=\s*[.,;:)]|\s*$)",
+        "\"Create a Python function to solve the problem described.\" (tune slice, MBPP/1): described where? In "
+        "the prompt the model was shown; the reader of the instruction has no such description.",
     ),
     _rule(
         "this_code",

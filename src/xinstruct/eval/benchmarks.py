@@ -18,7 +18,7 @@ from typing import Any
 from xinstruct.core.code_analysis import strip_literals
 from xinstruct.core.errors import ConfigError, InputError
 from xinstruct.core.languages import normalize_language
-from xinstruct.eval.data import locate
+from xinstruct.eval.data import HUMANEVAL, locate
 
 
 @dataclass(frozen=True)
@@ -102,7 +102,7 @@ def parse_benchmark(name: str) -> BenchmarkSpec:
     aliases = {"humanevalplus": "humaneval+", "mbppplus": "mbpp+", "he": "humaneval", "he+": "humaneval+"}
     raw = aliases.get(raw, raw)
     if raw == "humaneval":
-        return BenchmarkSpec(raw, raw, "python", "humaneval/HumanEval.jsonl.gz")
+        return BenchmarkSpec(raw, raw, "python", HUMANEVAL)
     if raw == "humaneval+":
         return BenchmarkSpec(raw, raw, "python", "humanevalplus/HumanEvalPlus-v0.1.10.jsonl.gz")
     if raw == "mbpp+":

@@ -16,6 +16,7 @@ from pathlib import Path
 from xinstruct.core.errors import InputError
 
 DATA_ENV = "XINSTRUCT_DATA"
+HUMANEVAL = "humaneval/HumanEval.jsonl.gz"
 
 _HF_MULTIPLE = "https://huggingface.co/datasets/nuprl/MultiPL-E/resolve/main/data"
 _MXEVAL = "https://raw.githubusercontent.com/amazon-science/mxeval/main/data"
@@ -87,21 +88,22 @@ def locate(relpath: str, explicit: Path | None = None, *, allow_download: bool =
 
     Order: explicit ``--data`` (a file, or a directory laid out like the data root), ``XINSTRUCT_DATA``,
     the packaged HumanEval, the XDG cache, then a download from the official release into the cache.
+    A data root without HumanEval (``--data DIR`` or ``XINSTRUCT_DATA``) falls back to the packaged copy.
     """
-    if explicit is not None:
-        path = explicit / relpath if explicit.is_dir() else explicit
-        if not path.is_file():
-            raise InputError(f"benchmark file not found: {path} (expected {relpath} under the --data directory)")
-        return path
-    root = data_root()
+    if explicit is not None and not explicit.is_dir():
+        if not explicit.is_file():
+            raise InputError(f"benchmark file not found: {explicit}")
+        return explicit
+    root, named = (explicit, "the --data directory") if explicit is not None else (data_root(), f"{DATA_ENV}={data_root()}")
     if root is not None:
         path = root / relpath
         if path.is_file():
             return path
-        if relpath == "humaneval/HumanEval.jsonl.gz" and (packaged := _packaged_humaneval()) is not None:
+        # a data root laid out like shared/benchmarks need not copy HumanEval: the package has it
+        if relpath == HUMANEVAL and (packaged := _packaged_humaneval()) is not None:
             return packaged
-        raise InputError(f"{path} not found: {DATA_ENV}={root} must contain {relpath}")
-    if relpath == "humaneval/HumanEval.jsonl.gz" and (packaged := _packaged_humaneval()) is not None:
+        raise InputError(f"benchmark file not found: {path} ({named} must contain {relpath})")
+    if relpath == HUMANEVAL and (packaged := _packaged_humaneval()) is not None:
         return packaged
     cached = cache_dir() / relpath
     if cached.is_file():

@@ -9,6 +9,9 @@ from xinstruct.core.errors import ConfigError
 from xinstruct.core.languages import normalize_language
 
 SELECTIONS = ("best", "random", "topk", "threshold", "perplexity", "roundtrip")
+JUDGE_LAYOUTS = ("paper", "code-first")
+JUDGE_PROMPTS = {"paper": "judge", "code-first": "judge_code_first"}
+"""The packaged judge prompt of each layout (``inverse/prompts/<name>.yaml``)."""
 
 
 @dataclass
@@ -34,7 +37,12 @@ class InverseConfig:
     languages: list[str] = option([], "keep only these languages (comma-separated canonical names; empty: all)")
     with_original: bool = option(False, "also write the two-stage training file: generated rows (stage 1), then original rows (stage 2)")
     summarize_prompt: str | None = option(None, "YAML file replacing the packaged summarize prompt")
-    judge_prompt: str | None = option(None, "YAML file replacing the packaged judge prompt")
+    judge_prompt: str | None = option(None, "YAML file replacing the packaged judge prompt (of either layout)")
+    judge_layout: str = option(
+        "paper", "judge prompt layout: paper (the instruction, then the code, as in the paper) or code-first (the "
+        "code, then the instruction: a snippet's N judge prompts share the code as a prefix, whose KV cells the "
+        "llamacpp backend computes once)", choices=JUDGE_LAYOUTS,
+    )
     rank: int = option(0, "this worker's shard index (with --world-size)", affects_output=False)
     world_size: int = option(1, "number of workers sharing the input by record id", affects_output=False)
     overwrite: bool = option(False, "start the run directory afresh if it was made with other settings", affects_output=False)

@@ -29,7 +29,7 @@ from xinstruct.core.records import Record
 from xinstruct.core.runs import RunDir, input_identity
 from xinstruct.data.dataset_folder import write_dataset_folder
 from xinstruct.data.decontam import Decontaminator, DropContaminated
-from xinstruct.inverse.config import InverseConfig
+from xinstruct.inverse.config import JUDGE_PROMPTS, InverseConfig
 from xinstruct.inverse.extract import ExtractCode, ExtractSettings
 from xinstruct.inverse.output import SOURCE, dataset_rows, export, original_row
 from xinstruct.inverse.roundtrip import RoundTrip
@@ -132,7 +132,7 @@ class InversePrompts:
 
     @classmethod
     def load(cls, cfg: InverseConfig) -> InversePrompts:
-        return cls(load_prompt("summarize", cfg.summarize_prompt), load_prompt("judge", cfg.judge_prompt),
+        return cls(load_prompt("summarize", cfg.summarize_prompt), load_prompt(JUDGE_PROMPTS[cfg.judge_layout], cfg.judge_prompt),
                    load_prompt("roundtrip") if cfg.select == "roundtrip" else None)
 
 

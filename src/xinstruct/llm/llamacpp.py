@@ -87,6 +87,9 @@ class LlamaCppBackend:
             n_threads=n_threads or os.cpu_count() or 1,
         )
         self._closed = False
+        self.scored_prompt_tokens = 0
+        """Prompt tokens of every Yes/No scoring call, and of those the ones evaluated (not reused)."""
+        self.evaluated_prompt_tokens = 0
 
     def identity(self) -> dict[str, Any]:
         return {
@@ -173,7 +176,9 @@ class LlamaCppBackend:
             prompt = self._render(request.messages, request.prefix)
             tokens = self._tokens(prompt)
             self._check_length(len(tokens), 1)
-            self._eval_reusing_prefix(tokens)
+            reused = self._eval_reusing_prefix(tokens)
+            self.scored_prompt_tokens += len(tokens)
+            self.evaluated_prompt_tokens += len(tokens) - reused
             logprobs = log_softmax(self._last_logits())
             scores = {}
             for cand in request.candidates:

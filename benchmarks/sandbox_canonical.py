@@ -1,6 +1,6 @@
 """Pass rate of canonical solutions (and fail rate of stub solutions) per language and dataset.
 
-    python benchmarks/sandbox_canonical.py --data /work/shared/benchmarks [--limit N] [--lang L] [--dataset D] [--task ID]
+    python benchmarks/sandbox_canonical.py --data /work/shared/benchmarks [--limit N] [--lang L] [--dataset D] [--task ID] [--goroot DIR]
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from pathlib import Path
 
 from xinstruct.eval.benchmarks import canonical_tasks
 from xinstruct.sandbox import Job, Limits, Sandbox
+from xinstruct.sandbox.languages import go_language
 
 
 def main() -> None:
@@ -24,6 +25,7 @@ def main() -> None:
     ap.add_argument("--task", action="append", help="only these task ids (re-run failures)")
     ap.add_argument("--no-wrong", action="store_true", help="skip the stub (wrong) solutions")
     ap.add_argument("--timeout", type=float, default=20.0)
+    ap.add_argument("--goroot", help="run Go with this toolchain instead of the sandbox's (e.g. /usr/lib/go-1.19)")
     ap.add_argument("--show-failures", type=int, default=3, help="print this many failures per group")
     args = ap.parse_args()
     tasks, seen = [], collections.Counter()
@@ -45,7 +47,7 @@ def main() -> None:
     stats: dict[tuple[str, str], collections.Counter[str]] = collections.defaultdict(collections.Counter)
     shown: collections.Counter[tuple[str, str]] = collections.Counter()
     start = time.monotonic()
-    for i, r in Sandbox().run_many(jobs):
+    for i, r in Sandbox(languages=[go_language(args.goroot)] if args.goroot else []).run_many(jobs):
         t, kind = meta[i]
         key = (t.language, t.dataset)
         stats[key][f"{kind}:{r.verdict.value}"] += 1

@@ -49,8 +49,12 @@ class Sandbox:
         tail_chars: int = 4000,
         workdir_root: Path | str | None = None,
         prestart: int | None = None,
+        languages: Iterable[Language] = (),
     ) -> None:
-        """``prestart``: sandboxes kept started ahead of jobs (default: one per core; 0 starts each on demand)."""
+        """``prestart``: sandboxes kept started ahead of jobs (default: one per core; 0 starts each on demand).
+        ``languages``: entries used instead of the table's of the same name (a benchmark compares two
+        toolchains of one language side by side)."""
+        self._languages = {lang.name: lang for lang in languages}
         self.cache = CompileCache(Path(cache_dir) if cache_dir else None) if use_cache else None
         self.tail_chars = tail_chars
         self.workdir_root = str(workdir_root) if workdir_root else None
@@ -104,17 +108,15 @@ class Sandbox:
     # ------------------------------------------------------------------ internals
     def _run(self, job: Job) -> Result:
         lang = get_language(job.language)
+        lang = self._languages.get(lang.name, lang) if lang else None
         if lang is None:
             known = ", ".join(sorted(x.name for x in LANGUAGES))
             return Result(Verdict.UNAVAILABLE, job.language, message=f"unknown language; known: {known}")
         if which(lang.binary) is None or which("bwrap") is None or which("prlimit") is None:
             missing = lang.binary if which(lang.binary) is None else "bwrap/prlimit"
             pkgs = " ".join(lang.packages) if missing == lang.binary else "bubblewrap util-linux"
-            return Result(
-                Verdict.UNAVAILABLE,
-                lang.name,
-                message=f"{missing} not found; install Debian package(s): {pkgs}",
-            )
+            hint = lang.install if missing == lang.binary and lang.install else f"install Debian package(s): {pkgs}"
+            return Result(Verdict.UNAVAILABLE, lang.name, message=f"{missing} not found; {hint}")
         files: Files = {**lang.assemble(job.code, job.tests), **job.files}
         pre = self._pool.take(lambda p: p.etc == etc_view())
         workdir = (

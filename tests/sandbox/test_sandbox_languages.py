@@ -62,6 +62,8 @@ def test_go_imports_merged_and_test_mode() -> None:
     assert fixed is not None and '"math"' not in fixed["main_test.go"]
     fixed = _go_fix_imports(files, "./main_test.go:9:5: undefined: strings\n")
     assert fixed is not None and 'import "strings"' in fixed["main_test.go"]
+    # a missing member of an imported package is the program's error: importing "fmt" twice only adds one
+    assert _go_fix_imports(files, "./main_test.go:9:5: undefined: math.Sqrtt\n") is None
 
 
 def test_rust_unfetchable_crates_stripped() -> None:

@@ -374,7 +374,8 @@ def _go_fix_imports(files: Files, stderr: str) -> Files | None:
     merged solution+tests often import extras, and HumanEval-X prompts sometimes omit one."""
     unused = set(re.findall(r'"([^"]+)" imported and not used', stderr))
     unused |= set(re.findall(r'imported and not used: "([^"]+)"', stderr))
-    missing = {_GO_STD[n] for n in re.findall(r"undefined: (\w+)", stderr) if n in _GO_STD}
+    # "undefined: fmt.Sqrt" names a missing member of an imported package, not a missing package
+    missing = {_GO_STD[n] for n in re.findall(r"undefined: (\w+)(?![\w.])", stderr) if n in _GO_STD}
     if not unused and not missing:
         return None
     fixed = dict(files)

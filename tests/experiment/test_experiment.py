@@ -131,8 +131,8 @@ def test_arm_rows_come_from_the_stage_column(tmp_path: Path) -> None:
     rows = [{"messages": [], "stage": s, "i": i} for i, s in enumerate([1, 2, 1, 2, 2])]
     path = tmp_path / "rows.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
-    assert [r["i"] for r in select_rows(path, "generated")] == [0, 2]
-    assert [r["i"] for r in select_rows(path, "original")] == [1, 3, 4]
+    assert [(n, r["i"]) for n, r in select_rows(path, "generated")] == [(1, 0), (3, 2)]
+    assert [r["i"] for _, r in select_rows(path, "original")] == [1, 3, 4]
     assert len(select_rows(path, "two-stage")) == 5
     generated_only = tmp_path / "generated.jsonl"
     generated_only.write_text(json.dumps(rows[0]) + "\n", encoding="utf-8")

@@ -1,0 +1,163 @@
+"""The experiment's data side: config errors by file and line, each arm's rows decontaminated and
+described, the shipped configs, and resumption that reuses what is trained (tiny random Qwen2)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from xinstruct.core.config import build_config
+from xinstruct.core.errors import ConfigError
+from xinstruct.data.decontam import Decontaminator
+from xinstruct.experiment.config import ExperimentConfig, load_experiment
+from xinstruct.experiment.report import _data_lines
+from xinstruct.experiment.rows import data_card, decontaminate_rows, select_rows
+
+REPO = Path(__file__).resolve().parents[2]
+BENCH_TEXT = ("def has_close_elements(numbers, threshold): check if in given list of numbers are any two numbers "
+              "closer to each other than given threshold")
+
+
+def chat(user: str, answer: str, **extra) -> dict:
+    return {"messages": [{"role": "user", "content": user}, {"role": "assistant", "content": answer}], **extra}
+
+
+@pytest.mark.parametrize(("text", "where"), [
+    ("corpus: c.jsonl\narms:\n  A1:\n    data: original\n    train:\n      learning_rat: 1.0e-4\n",
+     ":6: arms.A1.train: unknown key 'learning_rat' for SftTrainConfig (did you mean learning_rate?)"),
+    ("corpus: c.jsonl\nbenchmark_limit: {mbpp+: 3}\narms: {A1: {}}\n",
+     ":2: top level: unknown key 'benchmark_limit' for ExperimentConfig (did you mean benchmark_limits?)"),
+    ("corpus: c.jsonl\neval:\n  max_token: 8\narms: {A1: {}}\n", ":3: eval: unknown key 'max_token'"),
+    ("corpus: c.jsonl\narms:\n  A1: {}\n  A2:\n    inverse: {sample: 2}\n", ":5: arms.A2.inverse: unknown key 'sample'"),
+    ("corpus: c.jsonl\nseed: x\narms: {A1: {}}\n", ":2: 'seed' expects int, got 'x'"),
+    ("corpus: c.jsonl\narms:\n  A1: {}\n  A2:\n    weights_of: B\n", ":4: arms.A2: weights_of must name an arm that trains"),
+    ("corpus: c.jsonl\ndecontaminate_against: [humaneval++]\narms: {A1: {}}\n", ": unknown benchmark 'humaneval++'"),
+])
+def test_config_errors_name_the_file_and_line(tmp_path: Path, text: str, where: str) -> None:
+    path = tmp_path / "exp.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError) as err:
+        load_experiment(path)
+    assert str(err.value).startswith(str(path))
+    assert where in str(err.value)
+
+
+def test_arm_rows_are_decontaminated_counted_and_described(tmp_path: Path) -> None:
+    rows = [chat("Add two numbers.", "```python\ndef add(a, b):\n    return a + b\n```", stage=1, language="python"),
+            chat(BENCH_TEXT, "```python\npass\n```", stage=2, id="leak"),
+            chat("Reverse a string.", "```js\nconst r = s => [...s].reverse().join('')\n```", stage=2)]
+    path = tmp_path / "rows.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    dec = Decontaminator.from_texts([BENCH_TEXT])
+    numbered = select_rows(path, "two-stage")
+    kept, step = decontaminate_rows(numbered, dec, path)
+    assert [r["messages"][0]["content"] for r in kept] == ["Add two numbers.", "Reverse a string."]
+    assert step is not None and step.skips.entries[0]["line"] == 2 and step.skips.entries[0]["id"] == "leak"
+    card = data_card(kept, source="test rows", file=path, select="two-stage", rows_in=len(numbered), step=step,
+                     against=["humaneval+"])
+    assert card["decontamination"]["dropped"] == 1 and card["rows_before_decontamination"] == 3
+    assert card["rows"] == 2 and card["languages"] == {"python": 1, "javascript": 1}
+    assert card["stages"]["1"]["rows"] == card["stages"]["2"]["rows"] == 1
+    assert card["mean_instruction_chars"] == (len("Add two numbers.") + len("Reverse a string.")) / 2
+    table = "\n".join(_data_lines({"A3": card}))
+    assert "## Generated data" in table and "| A3 | test rows | 2 | 1 / 1 |" in table and "| 1 of 3 |" in table
+    assert decontaminate_rows(numbered, None, path)[0] == rows  # decontaminate: false keeps everything
+
+
+@pytest.mark.parametrize("name", ["fair_mbpp", "mbpp_recipe_sweep"])
+def test_shipped_mbpp_configs_validate(name: str) -> None:
+    cfg = load_experiment(REPO / f"configs/experiments/{name}.yaml")
+    arms = cfg.arm_configs()
+    assert cfg.decontaminate and set(cfg.decontamination_specs()) >= {"humaneval+", "mbpp+"}
+    if name == "fair_mbpp":
+        assert cfg.benchmarks[0] == "humaneval+" and "mbpp+" in cfg.benchmarks
+        assert {a: arms[a].data for a in arms} == {
+            "original_only": "original", "inverse_only": "generated", "inverse_then_original": "two-stage"}
+        # one recipe for every arm: no arm overrides the shared training settings
+        assert not any(a.train for a in arms.values())
+    else:
+        assert "humaneval+" not in cfg.benchmarks  # the recipe is never judged on the reported benchmark
+        assert all(a.data == "original" for a in arms.values()) and len(arms) >= 4
+
+
+def test_config_keeps_the_decontamination_list() -> None:
+    values = {"corpus": "c.jsonl", "arms": {"A": {}}, "benchmarks": ["mbpp+"], "decontaminate_against": ["humaneval+"]}
+    assert build_config(ExperimentConfig, values).decontamination_specs() == ["mbpp+", "humaneval+"]
+    assert build_config(ExperimentConfig, {**values, "decontaminate": False}).decontamination_specs() == []
+
+
+class Interrupted(Exception):
+    pass
+
+
+@pytest.mark.hf
+def test_rerun_reuses_trained_arms_and_retrains_only_a_changed_one(tmp_path: Path, tiny_base: Path,
+                                                                    benchmarks_dir: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """Killed in A3's stage 2, the rerun keeps A3's stage 1 and A1's finished run; then a new learning
+    rate for A1 plus a decontamination benchmark that drops nothing new retrain A1 only."""
+    pytest.importorskip("trl")
+    import xinstruct.train.sft as sft
+    from xinstruct.experiment.pipeline import run_experiment
+
+    monkeypatch.setenv("XINSTRUCT_DATA", str(benchmarks_dir))
+    from xinstruct.eval.benchmarks import load_tasks, parse_benchmark
+
+    first = load_tasks(parse_benchmark("humaneval+"), benchmarks_dir)[0]
+    rows = [chat("Write add(a, b).", "```python\ndef add(a, b):\n    return a + b\n```", stage=1),
+            chat("Write sub(a, b).", "```python\ndef sub(a, b):\n    return a - b\n```", stage=1),
+            chat("Write mul(a, b).", "```python\ndef mul(a, b):\n    return a * b\n```", stage=2),
+            chat("Complete it.", f"```python\n{first.prompt}{first.canonical}```", stage=2, id="leak")]
+    data = tmp_path / "rows.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    config = {
+        "base": str(tiny_base), "data": str(data), "seed": 1, "nll": False, "export": "hf",
+        "train": {"max_steps": 1, "batch_size": 1, "grad_accum": 1, "lora_r": 2, "lora_alpha": 4, "max_length": 256,
+                  "warmup_ratio": 0.0, "threads": 1, "save_steps": 1},
+        "arms": {"A1": {"data": "original"}, "A3": {"data": "two-stage"}},
+        "benchmarks": ["humaneval+"], "benchmark_limits": {"humaneval+": 1},
+        "eval": {"max_tokens": 8, "exec_timeout": 20}, "eval_backend": {"batch_size": 2},
+    }
+    path = tmp_path / "exp.yaml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+    out = tmp_path / "exp"
+    real_stage = sft._train_stage
+
+    def killed_in_a3_stage2(*args, **kwargs):
+        name, out_dir = args[0], args[7]
+        if name == "stage2" and Path(out_dir).parent.name == "A3":
+            raise Interrupted
+        return real_stage(*args, **kwargs)
+
+    monkeypatch.setattr(sft, "_train_stage", killed_in_a3_stage2)
+    with pytest.raises(Interrupted):
+        run_experiment(load_experiment(path), out, log=lambda m: None)
+    done = out / "arms" / "A3" / "sft" / "stage1" / "final" / sft.STAGE_DONE
+    stage1_report = done.read_bytes()
+    a1_adapter = (out / "arms" / "A1" / "sft" / "adapter").stat().st_mtime_ns
+    monkeypatch.setattr(sft, "_train_stage", real_stage)
+
+    logs: list[str] = []
+    report = run_experiment(load_experiment(path), out, log=logs.append)
+    status = {p["name"]: p["status"] for p in report["phases"]}
+    assert status["train-A1"] == "reused" and status["train-A3"] == "ran"
+    assert "stage1: already trained (1 steps); continuing from its weights" in logs  # not trained again
+    assert done.read_bytes() == stage1_report
+    assert (out / "arms" / "A3" / "sft" / "stage2" / "final" / sft.STAGE_DONE).exists()
+    assert (out / "arms" / "A1" / "sft" / "adapter").stat().st_mtime_ns == a1_adapter
+    # the leaked HumanEval+ solution is dropped from both arms, and counted
+    data = report["data"]
+    assert data["A1"]["decontamination"]["dropped"] == 1 and data["A1"]["rows"] == 1
+    assert data["A3"]["decontamination"]["dropped"] == 1
+    assert (data["A3"]["rows"], data["A3"]["stages"]["1"]["rows"], data["A3"]["stages"]["2"]["rows"]) == (3, 2, 1)
+    assert "| A3 | generated then original rows of rows.jsonl | 3 | 2 / 1 |" in (out / "report.md").read_text()
+
+    config["arms"]["A1"]["train"] = {"learning_rate": 5e-4}
+    config["decontaminate_against"] = ["mbpp+"]  # drops none of these rows: nothing to retrain for it
+    path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+    report = run_experiment(load_experiment(path), out, log=lambda m: None)
+    ran = {p["name"] for p in report["phases"] if p["status"] == "ran"}
+    assert ran == {"train-A1", "export-A1", "eval-A1-humanevalplus"}

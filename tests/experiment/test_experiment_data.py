@@ -4,6 +4,7 @@ described, the shipped configs, and resumption that reuses what is trained (tiny
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -74,8 +75,8 @@ def test_shipped_mbpp_configs_validate(name: str) -> None:
     assert cfg.decontaminate and set(cfg.decontamination_specs()) >= {"humaneval+", "mbpp+"}
     if name == "fair_mbpp":
         assert cfg.benchmarks[0] == "humaneval+" and "mbpp+" in cfg.benchmarks
-        assert {a: arms[a].data for a in arms} == {
-            "original_only": "original", "inverse_only": "generated", "inverse_then_original": "two-stage"}
+        assert (arms["original_only"].data, arms["inverse_then_original"].data) == ("original", "two-stage")
+        assert (arms["inverse_only"].weights_of, arms["inverse_only"].stage) == ("inverse_then_original", "stage1")
         # one recipe for every arm: no arm overrides the shared training settings
         assert not any(a.train for a in arms.values())
     else:
@@ -94,18 +95,18 @@ class Interrupted(Exception):
 
 
 @pytest.mark.hf
-def test_rerun_reuses_trained_arms_and_retrains_only_a_changed_one(tmp_path: Path, tiny_base: Path,
+def test_rerun_keeps_trained_stages_and_retrains_only_a_changed_arm(tmp_path: Path, tiny_base: Path,
                                                                     benchmarks_dir: Path,
                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
-    """Killed in A3's stage 2, the rerun keeps A3's stage 1 and A1's finished run; then a new learning
-    rate for A1 plus a decontamination benchmark that drops nothing new retrain A1 only."""
+    """Killed in A3's stage 2, then rerun with a new learning rate for A1 and a decontamination
+    benchmark that drops no further row: A1 is retrained, A3 keeps its stage 1 and trains stage 2
+    only. A third, unchanged run redoes nothing."""
     pytest.importorskip("trl")
     import xinstruct.train.sft as sft
+    from xinstruct.eval.benchmarks import load_tasks, parse_benchmark
     from xinstruct.experiment.pipeline import run_experiment
 
     monkeypatch.setenv("XINSTRUCT_DATA", str(benchmarks_dir))
-    from xinstruct.eval.benchmarks import load_tasks, parse_benchmark
-
     first = load_tasks(parse_benchmark("humaneval+"), benchmarks_dir)[0]
     rows = [chat("Write add(a, b).", "```python\ndef add(a, b):\n    return a + b\n```", stage=1),
             chat("Write sub(a, b).", "```python\ndef sub(a, b):\n    return a - b\n```", stage=1),
@@ -116,7 +117,7 @@ def test_rerun_reuses_trained_arms_and_retrains_only_a_changed_one(tmp_path: Pat
     config = {
         "base": str(tiny_base), "data": str(data), "seed": 1, "nll": False, "export": "hf",
         "train": {"max_steps": 1, "batch_size": 1, "grad_accum": 1, "lora_r": 2, "lora_alpha": 4, "max_length": 256,
-                  "warmup_ratio": 0.0, "threads": 1, "save_steps": 1},
+                  "warmup_ratio": 0.0, "threads": 1},
         "arms": {"A1": {"data": "original"}, "A3": {"data": "two-stage"}},
         "benchmarks": ["humaneval+"], "benchmark_limits": {"humaneval+": 1},
         "eval": {"max_tokens": 8, "exec_timeout": 20}, "eval_backend": {"batch_size": 2},
@@ -137,27 +138,71 @@ def test_rerun_reuses_trained_arms_and_retrains_only_a_changed_one(tmp_path: Pat
         run_experiment(load_experiment(path), out, log=lambda m: None)
     done = out / "arms" / "A3" / "sft" / "stage1" / "final" / sft.STAGE_DONE
     stage1_report = done.read_bytes()
-    a1_adapter = (out / "arms" / "A1" / "sft" / "adapter").stat().st_mtime_ns
     monkeypatch.setattr(sft, "_train_stage", real_stage)
 
+    config["arms"]["A1"]["train"] = {"learning_rate": 5e-4}
+    config["decontaminate_against"] = ["mbpp+"]  # drops none of these rows: A3's rows, hence its run, are unchanged
+    path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
     logs: list[str] = []
     report = run_experiment(load_experiment(path), out, log=logs.append)
     status = {p["name"]: p["status"] for p in report["phases"]}
-    assert status["train-A1"] == "reused" and status["train-A3"] == "ran"
+    assert status["train-A1"] == status["train-A3"] == "ran"
     assert "stage1: already trained (1 steps); continuing from its weights" in logs  # not trained again
     assert done.read_bytes() == stage1_report
     assert (out / "arms" / "A3" / "sft" / "stage2" / "final" / sft.STAGE_DONE).exists()
-    assert (out / "arms" / "A1" / "sft" / "adapter").stat().st_mtime_ns == a1_adapter
+    a1_run = json.loads((out / "arms" / "A1" / "sft" / "run.json").read_text(encoding="utf-8"))
+    assert a1_run["config"]["learning_rate"] == 5e-4
     # the leaked HumanEval+ solution is dropped from both arms, and counted
     data = report["data"]
-    assert data["A1"]["decontamination"]["dropped"] == 1 and data["A1"]["rows"] == 1
-    assert data["A3"]["decontamination"]["dropped"] == 1
+    assert data["A1"]["decontamination"]["dropped"] == data["A3"]["decontamination"]["dropped"] == 1
+    assert data["A1"]["decontamination"]["against"] == ["humaneval+", "mbpp+"]
     assert (data["A3"]["rows"], data["A3"]["stages"]["1"]["rows"], data["A3"]["stages"]["2"]["rows"]) == (3, 2, 1)
     assert "| A3 | generated then original rows of rows.jsonl | 3 | 2 / 1 |" in (out / "report.md").read_text()
 
-    config["arms"]["A1"]["train"] = {"learning_rate": 5e-4}
-    config["decontaminate_against"] = ["mbpp+"]  # drops none of these rows: nothing to retrain for it
-    path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
     report = run_experiment(load_experiment(path), out, log=lambda m: None)
-    ran = {p["name"] for p in report["phases"] if p["status"] == "ran"}
-    assert ran == {"train-A1", "export-A1", "eval-A1-humanevalplus"}
+    assert {p["status"] for p in report["phases"]} == {"reused"}
+
+
+def test_choose_recipe_rule_and_apply(tmp_path: Path) -> None:
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    from choose_recipe import apply, choose
+
+    def row(arm: str, p: float, nll: float | None, steps: int, lr: float = 5e-5) -> dict:
+        return {"arm": arm, "pass@1": p, "nll": nll, "max_steps": steps, "learning_rate": lr, "train": {"max_steps": steps}}
+
+    rows = [row("hurts", 60.0, 0.1, 64, 2e-4), row("a", 52.0, 0.30, 64), row("b", 52.0, 0.25, 127), row("c", 51.0, 0.1, 32)]
+    assert choose(rows, base_pass=51.0, harm=2.0) == (rows[0], True)  # best pass@1 wins, whatever its lr
+    assert choose(rows[1:], base_pass=51.0, harm=2.0) == (rows[2], True)  # tie on pass@1: the lower NLL
+    assert choose([row("x", 40.0, 0.2, 64), row("y", 45.0, 0.3, 64)], 51.0, 2.0) == (row("y", 45.0, 0.3, 64), False)
+    config = tmp_path / "fair.yaml"
+    config.write_text((REPO / "configs/experiments/fair_mbpp.yaml").read_text(encoding="utf-8"), encoding="utf-8")
+    apply(config, {"learning_rate": 1e-5, "max_steps": 32, "lora_r": 4, "lora_alpha": 8}, "chosen: arm c")
+    cfg = load_experiment(config)
+    train = cfg.train_config("original_only")
+    assert (train.learning_rate, train.max_steps, train.lora_r) == (1e-5, 32, 4)
+    assert "# chosen: arm c" in config.read_text(encoding="utf-8") and len(cfg.arm_configs()) == 3
+
+
+def test_free_mbpp_corpus_on_a_few_ids_with_the_real_sandbox(benchmarks_dir: Path) -> None:
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    from _free_mbpp import free_ids
+    from free_mbpp_corpus import build_corpus
+
+    from xinstruct.eval.benchmarks import read_jsonl_gz
+    from xinstruct.eval.data import locate
+
+    free = free_ids(benchmarks_dir)
+    plus = {int(str(r["task_id"]).split("/")[1]) for r in read_jsonl_gz(locate("mbppplus/MbppPlus-v0.2.0.jsonl.gz",
+                                                                                   benchmarks_dir))}
+    assert len(free) == 553 and not free & plus  # MBPP+ tasks never enter the corpus
+    # 13, 15, 49 are kept; 38 overlaps a benchmark, 154 repeats 49's code, 341's reference fails its
+    # own tests (set order), 966's does not parse; 2 is an MBPP+ task and is not even considered
+    corpus = build_corpus(benchmarks_dir, [2, 13, 15, 38, 49, 154, 341, 966])
+    assert corpus.free == 7
+    assert [r["id"] for r in corpus.rows] == ["MBPP/13", "MBPP/15", "MBPP/49"]
+    assert dict(corpus.dropped) == {"benchmark_overlap": 1, "duplicate": 1, "reference_fails": 1, "unparsable": 1}
+    assert corpus.examples["duplicate"] == ["MBPP/154"] and corpus.examples["reference_fails"] == ["MBPP/341"]
+    row = corpus.rows[0]
+    assert row["instruction"] == "Write a function to count the most common words in a dictionary."
+    assert row["response"].startswith("```python\ndef count_common(words):") and '"""' not in row["response"]
+    assert row["messages"][1]["content"] == row["response"] and row["stage"] == 2

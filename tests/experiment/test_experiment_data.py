@@ -1,5 +1,6 @@
 """The experiment's data side: config errors by file and line, each arm's rows decontaminated and
-described, the shipped configs, and resumption that reuses what is trained (tiny random Qwen2)."""
+described, the shipped configs, the recipe rule and the fair corpus (real sandbox). Resumption of a
+killed training run is checked in test_experiment.py's loop on the tiny model."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ import sys
 from pathlib import Path
 
 import pytest
-import yaml
 
 from xinstruct.core.config import build_config
 from xinstruct.core.errors import ConfigError
@@ -88,79 +88,6 @@ def test_config_keeps_the_decontamination_list() -> None:
     values = {"corpus": "c.jsonl", "arms": {"A": {}}, "benchmarks": ["mbpp+"], "decontaminate_against": ["humaneval+"]}
     assert build_config(ExperimentConfig, values).decontamination_specs() == ["mbpp+", "humaneval+"]
     assert build_config(ExperimentConfig, {**values, "decontaminate": False}).decontamination_specs() == []
-
-
-class Interrupted(Exception):
-    pass
-
-
-@pytest.mark.hf
-def test_rerun_keeps_trained_stages_and_retrains_only_a_changed_arm(tmp_path: Path, tiny_base: Path,
-                                                                    benchmarks_dir: Path,
-                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    """Killed in A3's stage 2, then rerun with a new learning rate for A1 and a decontamination
-    benchmark that drops no further row: A1 is retrained, A3 keeps its stage 1 and trains stage 2
-    only. A third, unchanged run redoes nothing."""
-    pytest.importorskip("trl")
-    import xinstruct.train.sft as sft
-    from xinstruct.eval.benchmarks import load_tasks, parse_benchmark
-    from xinstruct.experiment.pipeline import run_experiment
-
-    monkeypatch.setenv("XINSTRUCT_DATA", str(benchmarks_dir))
-    first = load_tasks(parse_benchmark("humaneval+"), benchmarks_dir)[0]
-    rows = [chat("Write add(a, b).", "```python\ndef add(a, b):\n    return a + b\n```", stage=1),
-            chat("Write sub(a, b).", "```python\ndef sub(a, b):\n    return a - b\n```", stage=1),
-            chat("Write mul(a, b).", "```python\ndef mul(a, b):\n    return a * b\n```", stage=2),
-            chat("Complete it.", f"```python\n{first.prompt}{first.canonical}```", stage=2, id="leak")]
-    data = tmp_path / "rows.jsonl"
-    data.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
-    config = {
-        "base": str(tiny_base), "data": str(data), "seed": 1, "nll": False, "export": "hf",
-        "train": {"max_steps": 1, "batch_size": 1, "grad_accum": 1, "lora_r": 2, "lora_alpha": 4, "max_length": 256,
-                  "warmup_ratio": 0.0, "threads": 1},
-        "arms": {"A1": {"data": "original"}, "A3": {"data": "two-stage"}},
-        "benchmarks": ["humaneval+"], "benchmark_limits": {"humaneval+": 1},
-        "eval": {"max_tokens": 8, "exec_timeout": 20}, "eval_backend": {"batch_size": 2},
-    }
-    path = tmp_path / "exp.yaml"
-    path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
-    out = tmp_path / "exp"
-    real_stage = sft._train_stage
-
-    def killed_in_a3_stage2(*args, **kwargs):
-        name, out_dir = args[0], args[7]
-        if name == "stage2" and Path(out_dir).parent.name == "A3":
-            raise Interrupted
-        return real_stage(*args, **kwargs)
-
-    monkeypatch.setattr(sft, "_train_stage", killed_in_a3_stage2)
-    with pytest.raises(Interrupted):
-        run_experiment(load_experiment(path), out, log=lambda m: None)
-    done = out / "arms" / "A3" / "sft" / "stage1" / "final" / sft.STAGE_DONE
-    stage1_report = done.read_bytes()
-    monkeypatch.setattr(sft, "_train_stage", real_stage)
-
-    config["arms"]["A1"]["train"] = {"learning_rate": 5e-4}
-    config["decontaminate_against"] = ["mbpp+"]  # drops none of these rows: A3's rows, hence its run, are unchanged
-    path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
-    logs: list[str] = []
-    report = run_experiment(load_experiment(path), out, log=logs.append)
-    status = {p["name"]: p["status"] for p in report["phases"]}
-    assert status["train-A1"] == status["train-A3"] == "ran"
-    assert "stage1: already trained (1 steps); continuing from its weights" in logs  # not trained again
-    assert done.read_bytes() == stage1_report
-    assert (out / "arms" / "A3" / "sft" / "stage2" / "final" / sft.STAGE_DONE).exists()
-    a1_run = json.loads((out / "arms" / "A1" / "sft" / "run.json").read_text(encoding="utf-8"))
-    assert a1_run["config"]["learning_rate"] == 5e-4
-    # the leaked HumanEval+ solution is dropped from both arms, and counted
-    data = report["data"]
-    assert data["A1"]["decontamination"]["dropped"] == data["A3"]["decontamination"]["dropped"] == 1
-    assert data["A1"]["decontamination"]["against"] == ["humaneval+", "mbpp+"]
-    assert (data["A3"]["rows"], data["A3"]["stages"]["1"]["rows"], data["A3"]["stages"]["2"]["rows"]) == (3, 2, 1)
-    assert "| A3 | generated then original rows of rows.jsonl | 3 | 2 / 1 |" in (out / "report.md").read_text()
-
-    report = run_experiment(load_experiment(path), out, log=lambda m: None)
-    assert {p["status"] for p in report["phases"]} == {"reused"}
 
 
 def test_choose_recipe_rule_and_apply(tmp_path: Path) -> None:

@@ -64,7 +64,7 @@ FAULTS: dict[str, list[tuple[str, list[str], str]]] = {
     "experiment": [
         ("missing file", ["/nonexistent.yaml", "--out", "{run}"], r"does not exist"),
         ("directory for a file", ["{dir}", "--out", "{run}"], r"is a directory"),
-        ("unknown YAML key", ["{bad_yaml}", "--out", "{run}"], r"unknown key\(s\) .*no_such_key"),
+        ("unknown YAML key", ["{bad_yaml}", "--out", "{run}"], r"\.yaml:\d+: top level: unknown key 'no_such_key'"),
     ],
     "exec": [
         ("missing file", ["/nonexistent.py"], r"No such file"),

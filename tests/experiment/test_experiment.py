@@ -87,20 +87,32 @@ def test_whole_loop_on_a_tiny_model_then_resume(tmp_path: Path, tiny_base: Path,
     path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
     out = tmp_path / "exp"
 
-    def stop_after_training(phase) -> None:
-        if phase.name == "train-A3":
-            raise Interrupted
+    import xinstruct.train.sft as sft
 
+    real_stage = sft._train_stage
+
+    def killed_in_stage2(*args, **kwargs):  # (name, rows, epochs, model, tokenizer, cfg, ref, out, ...)
+        if args[0] == "stage2":
+            raise Interrupted
+        return real_stage(*args, **kwargs)
+
+    monkeypatch.setattr(sft, "_train_stage", killed_in_stage2)
     cfg = build_config(ExperimentConfig, load_yaml(path))
     with pytest.raises(Interrupted):
-        run_experiment(cfg, out, log=lambda m: None, on_phase=stop_after_training)
+        run_experiment(cfg, out, log=lambda m: None)
+    monkeypatch.setattr(sft, "_train_stage", real_stage)
+    stage1 = out / "arms" / "A3" / "sft" / "stage1" / "final" / sft.STAGE_DONE
+    stage1_before = (stage1.read_bytes(), stage1.stat().st_mtime_ns)
 
     main(["experiment", str(path), "--out", str(out)])  # the CLI, resuming
     report = json.loads((out / "report.json").read_text())
     status = {p["name"]: p["status"] for p in report["phases"]}
-    assert status["data"] == status["train-A3"] == "reused"
+    assert status["data"] == "reused"
+    # the killed training resumed: its finished stage 1 was kept, not trained again (the old code
+    # passed --overwrite to its own run and retrained it)
+    assert (stage1.read_bytes(), stage1.stat().st_mtime_ns) == stage1_before
     assert {k for k, v in status.items() if v == "ran"} == {
-        *(f"export-{arm}" for arm in ("base", "A3", "A2")),
+        "train-A3", *(f"export-{arm}" for arm in ("base", "A3", "A2")),
         *(f"{p}-{arm}-humanevalplus" for p in ("eval", "nll") for arm in ("base", "A3", "A2")),
     }
     bench = report["benchmarks"]["humaneval+"]
@@ -113,10 +125,17 @@ def test_whole_loop_on_a_tiny_model_then_resume(tmp_path: Path, tiny_base: Path,
     # training changed the weights: the canonical solutions' likelihood moved
     assert bench["arms"]["A3"]["nll"] != bench["arms"]["base"]["nll"]
     md = (out / "report.md").read_text()
-    assert "| A3 − A2 |" in md and "| train-A3 | reused |" in md and "| eval-A2-humanevalplus | ran |" in md
+    assert "| A3 − A2 |" in md and "| data | reused |" in md and "| eval-A2-humanevalplus | ran |" in md
+    data = report["data"]
+    a3 = data["A3"]
+    assert a3["rows"] == a3["rows_before_decontamination"] == a3["stages"]["1"]["rows"] + a3["stages"]["2"]["rows"]
+    assert (data["A2"]["rows"], list(data["A2"]["stages"])) == (a3["stages"]["1"]["rows"], ["1"])  # stage 1's rows
+    assert data["A3"]["decontamination"]["against"] == ["humaneval+"] and "## Generated data" in md
 
-    # a changed arm setting redoes what depends on it only: A2 now takes the weights stage 2 ended with
+    # a changed arm setting redoes what depends on it only: A2 now takes the weights stage 2 ended with;
+    # a new decontamination benchmark that drops no row changes no arm's rows, so nothing retrains
     config["arms"]["A2"]["stage"] = "stage2"
+    config["decontaminate_against"] = ["mbpp+"]
     path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
     report = run_experiment(build_config(ExperimentConfig, load_yaml(path)), out, log=lambda m: None)
     ran = {p["name"] for p in report["phases"] if p["status"] == "ran"}
@@ -131,8 +150,8 @@ def test_arm_rows_come_from_the_stage_column(tmp_path: Path) -> None:
     rows = [{"messages": [], "stage": s, "i": i} for i, s in enumerate([1, 2, 1, 2, 2])]
     path = tmp_path / "rows.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
-    assert [r["i"] for r in select_rows(path, "generated")] == [0, 2]
-    assert [r["i"] for r in select_rows(path, "original")] == [1, 3, 4]
+    assert [(n, r["i"]) for n, r in select_rows(path, "generated")] == [(1, 0), (3, 2)]
+    assert [r["i"] for _, r in select_rows(path, "original")] == [1, 3, 4]
     assert len(select_rows(path, "two-stage")) == 5
     generated_only = tmp_path / "generated.jsonl"
     generated_only.write_text(json.dumps(rows[0]) + "\n", encoding="utf-8")

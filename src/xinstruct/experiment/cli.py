@@ -8,8 +8,8 @@ from typing import Any
 import click
 from rich.console import Console
 
-from xinstruct.core.config import config_options, resolve_configs
-from xinstruct.experiment.config import ExperimentConfig
+from xinstruct.core.config import config_options
+from xinstruct.experiment.config import ExperimentConfig, load_experiment
 
 console = Console(stderr=True, highlight=False)
 
@@ -30,6 +30,6 @@ def experiment(config_file: str, out: str, **values: Any) -> None:
     only the phases that depend on it. Top-level keys of CONFIG can be overridden here."""
     from xinstruct.experiment.pipeline import run_experiment
 
-    (cfg,) = resolve_configs([ExperimentConfig], config_file, values)
+    cfg = load_experiment(config_file, values)
     run_experiment(cfg, Path(out), log=_log, console=console)
     click.echo((Path(out) / "report.md").read_text(encoding="utf-8"))

@@ -7,11 +7,17 @@ configs and are checked by those configs, so a typo fails before any model is lo
 
 from __future__ import annotations
 
+import dataclasses
+import difflib
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from xinstruct.core.config import build_config, option
+import yaml
+
+from xinstruct.core.config import build_config, load_yaml, option, resolve_configs
 from xinstruct.core.errors import ConfigError
 from xinstruct.eval.benchmarks import parse_benchmark
 from xinstruct.eval.config import EvalConfig
@@ -62,8 +68,11 @@ class ExperimentConfig:
     benchmarks: list[str] = option(["humaneval+"], "benchmarks every arm and the base are evaluated on")
     benchmark_limits: dict[str, int] = option({}, "first N tasks only, per benchmark (e.g. multipl-e:java: 20; "
                                               "benchmarks not evaluated are ignored)", cli=False)
-    decontaminate: bool = option(True, "drop corpus and training rows sharing a 13-word n-gram with any benchmark "
-                                 "evaluated")
+    decontaminate: bool = option(True, "drop every arm's training rows that share a 13-word n-gram with any "
+                                 "benchmark evaluated or named by decontaminate_against (counted in the report)")
+    decontaminate_against: list[str] = option([], "benchmarks (or n-gram files from 'xinstruct eval "
+                                              "decontam-export') to decontaminate against besides those evaluated, "
+                                              "e.g. the reported benchmark in a sweep judged on another one")
     export: str = option("gguf", "how every model (the base too) is exported and evaluated: gguf (llama.cpp, "
                          "re-quantized to --quantize) or hf (merged Hugging Face directory, transformers backend)",
                          choices=("gguf", "hf"))
@@ -95,6 +104,9 @@ class ExperimentConfig:
             raise ConfigError("name at least one benchmark")
         for b in [*self.benchmarks, *self.benchmark_limits]:
             parse_benchmark(b)
+        for spec in self.decontaminate_against:
+            if not Path(spec).is_file():
+                parse_benchmark(spec)
         if any(not isinstance(n, int) or n < 1 for n in self.benchmark_limits.values()):
             raise ConfigError("benchmark_limits must be whole numbers >= 1")
         for section, own in (("eval", _EVAL_OWN), ("eval_backend", _BACKEND_OWN), ("train", _TRAIN_OWN)):
@@ -154,6 +166,12 @@ class ExperimentConfig:
         return build_config(BackendConfig, {**self.eval_backend, "model": model, "backend": backend},
                             where="eval_backend")
 
+    def decontamination_specs(self) -> list[str]:
+        """What every arm's rows are checked against (empty with decontaminate: false)."""
+        if not self.decontaminate:
+            return []
+        return list(dict.fromkeys([*self.benchmarks, *self.decontaminate_against]))
+
     def contrast_pairs(self) -> list[tuple[str, str]]:
         """Every arm against the base, then the named contrasts."""
         pairs = [(name, BASE_ARM) for name in self.arms]
@@ -162,3 +180,75 @@ class ExperimentConfig:
             if (a, b) not in pairs:
                 pairs.append((a, b))
         return pairs
+
+
+KeyPath = tuple[str, ...]
+_SECTIONS: dict[str, type] = {"train": SftTrainConfig, "inverse": InverseConfig, "generator": BackendConfig,
+                              "eval": EvalConfig, "eval_backend": BackendConfig}
+_ARM_SECTIONS = ("train", "inverse")
+
+
+def _key_lines(path: Path) -> dict[KeyPath, int]:
+    """The 1-based line of every mapping key of the YAML file, by its path of keys."""
+    lines: dict[KeyPath, int] = {}
+
+    def walk(node: yaml.Node | None, prefix: KeyPath) -> None:
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                name = str(key.value).replace("-", "_") if not prefix else str(key.value)
+                lines[(*prefix, name)] = key.start_mark.line + 1
+                walk(value, (*prefix, name))
+
+    walk(yaml.compose(path.read_text(encoding="utf-8")), ())
+    return lines
+
+
+def _sections(values: dict[str, Any]) -> Iterator[tuple[KeyPath, type, dict[str, Any]]]:
+    """Every mapping of the file with the config class its keys belong to."""
+    yield (), ExperimentConfig, values
+    for name, cls in _SECTIONS.items():
+        if isinstance(values.get(name), dict):
+            yield (name,), cls, values[name]
+    arms = values.get("arms")
+    for arm, settings in (arms.items() if isinstance(arms, dict) else ()):
+        if isinstance(settings, dict):
+            yield ("arms", str(arm)), ArmConfig, settings
+            for name in _ARM_SECTIONS:
+                if isinstance(settings.get(name), dict):
+                    yield ("arms", str(arm), name), _SECTIONS[name], settings[name]
+
+
+def _check_keys(path: Path, values: dict[str, Any], lines: dict[KeyPath, int]) -> None:
+    for where, cls, section in _sections(values):
+        known = [f.name for f in dataclasses.fields(cls)]
+        for key in section:
+            if key not in known:
+                near = difflib.get_close_matches(str(key), known, n=1)
+                hint = f" (did you mean {near[0]}?)" if near else f"; known: {', '.join(sorted(known))}"
+                section_name = ".".join(where) or "top level"
+                raise ConfigError(f"{path}:{lines.get((*where, str(key)), '?')}: {section_name}: unknown key "
+                                  f"{key!r} for {cls.__name__}{hint}")
+
+
+def _locate(message: str, path: Path, lines: dict[KeyPath, int]) -> str:
+    """Prefix a validation error with the file and the line of the key (or section) it names."""
+    text = message.removeprefix(f"{path}: ")
+    m = re.match(r"([A-Za-z0-9_.]+): ", text)
+    where: KeyPath = tuple(m.group(1).split(".")) if m and tuple(m.group(1).split(".")) in lines else ()
+    quoted = re.search(r"'(\w+)'", text)
+    line = (lines.get((*where, quoted.group(1))) if quoted else None) or lines.get(where)
+    return f"{path}:{line}: {text}" if line else f"{path}: {text}"
+
+
+def load_experiment(config_file: str | Path, cli_values: dict[str, Any] | None = None) -> ExperimentConfig:
+    """The experiment CONFIG with command-line overrides; a misspelt key anywhere (``arms.A1.train.learnig_rate``)
+    or an invalid value fails before anything runs, naming the file and line."""
+    path = Path(config_file)
+    values = load_yaml(path)
+    lines = _key_lines(path)
+    _check_keys(path, values, lines)
+    try:
+        (cfg,) = resolve_configs([ExperimentConfig], str(path), cli_values or {})
+    except ConfigError as exc:
+        raise ConfigError(_locate(str(exc), path, lines)) from exc
+    return cfg

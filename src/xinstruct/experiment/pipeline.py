@@ -23,9 +23,11 @@ from typing import Any
 from xinstruct.core.config import config_to_dict, output_fingerprint
 from xinstruct.core.errors import InputError
 from xinstruct.core.runs import atomic_write_json, atomic_write_text
+from xinstruct.data.decontam import Decontaminator
 from xinstruct.eval.benchmarks import Task, load_tasks, parse_benchmark, select_tasks
 from xinstruct.experiment.config import BASE_ARM, DATA_CHOICES, ExperimentConfig
-from xinstruct.experiment.report import build_report, render_markdown, slug
+from xinstruct.experiment.report import DATA_CARD, build_report, render_markdown, slug
+from xinstruct.experiment.rows import data_card, decontaminate_rows, select_rows
 from xinstruct.readers import ReaderConfig
 
 Log = Callable[[str], None]
@@ -104,6 +106,7 @@ class Experiment:
         self.out.mkdir(parents=True, exist_ok=True)
         self.state = PhaseLog(self.out / STATE)
         self.arms = self.cfg.arm_configs()
+        self._dec: Decontaminator | None = None
 
     # -- phase machinery ---------------------------------------------------------------------------
 
@@ -142,7 +145,7 @@ class Experiment:
         cfg = self.cfg
         tasks = {b: self._tasks(b) for b in cfg.benchmarks}
         data = self._data_phases()
-        trained = {name: self._train(name, *data[name]) for name, arm in self.arms.items() if arm.weights_of is None}
+        trained = {name: self._train(name, data[name]) for name, arm in self.arms.items() if arm.weights_of is None}
         models = [self._export_base()]
         for name, arm in self.arms.items():
             source = arm.weights_of or name
@@ -165,19 +168,23 @@ class Experiment:
         return select_tasks(load_tasks(parse_benchmark(benchmark), Path(data) if data else None),
                             limit=self.cfg.benchmark_limits.get(benchmark))
 
-    def _decontaminate(self) -> list[str]:
-        return list(self.cfg.benchmarks) if self.cfg.decontaminate else []
+    def _decontaminator(self) -> Decontaminator | None:
+        """Built once per invocation from the benchmarks evaluated and ``decontaminate_against``."""
+        if self._dec is None and self.cfg.decontamination_specs():
+            data = self.cfg.eval.get("data")
+            self._dec = Decontaminator.from_specs(self.cfg.decontamination_specs(), Path(data) if data else None)
+        return self._dec
 
-    def _data_phases(self) -> dict[str, tuple[Path, str]]:
-        """Training file and its fingerprint per training arm; arms with the same generation settings share one run."""
+    def _data_phases(self) -> dict[str, Path]:
+        """Training file per training arm; arms with the same generation settings share one run."""
         from xinstruct.train.data import file_digest
 
         cfg = self.cfg
-        out: dict[str, tuple[Path, str]] = {}
+        out: dict[str, Path] = {}
         for name, arm in self.arms.items():
             given = cfg.data if arm.data in DATA_CHOICES else arm.data
             if arm.weights_of is None and given is not None:
-                out[name] = (Path(given), fingerprint({"data": file_digest(Path(given))}))
+                out[name] = Path(given)
         if cfg.data is not None or all(arm.weights_of or name in out for name, arm in self.arms.items()):
             return out
         from xinstruct.models.registry import resolve_model
@@ -186,9 +193,9 @@ class Experiment:
         if "backend" not in cfg.generator and generator.model and Path(generator.model).is_dir():
             generator.backend = "transformers"  # a Hugging Face directory: llama.cpp cannot load it
         model = resolve_model(generator.model)
-        reader = ReaderConfig(decontaminate=self._decontaminate())
+        reader = ReaderConfig()  # decontamination filters each arm's rows (rows.py), not the corpus
         corpus = Path(cfg.corpus or "")
-        runs: dict[str, tuple[Path, str]] = {}
+        runs: dict[str, Path] = {}
         for name, arm in self.arms.items():
             if arm.weights_of is not None or name in out:
                 continue
@@ -201,9 +208,9 @@ class Experiment:
             if key not in runs:
                 phase = "data" if not arm.inverse else f"data-{name}"
                 run_dir = self.out / "data" / phase
-                fp = self.phase(phase, settings, run_dir / "train_two_stage.jsonl",
-                                lambda d=run_dir, i=inverse: self._generate(corpus, d, i, generator, reader))
-                runs[key] = (run_dir / "train_two_stage.jsonl", fp)
+                self.phase(phase, settings, run_dir / "train_two_stage.jsonl",
+                           lambda d=run_dir, i=inverse: self._generate(corpus, d, i, generator, reader))
+                runs[key] = run_dir / "train_two_stage.jsonl"
             out[name] = runs[key]
         return out
 
@@ -216,24 +223,50 @@ class Experiment:
         if not summary["files"].get("two_stage", {}).get("rows"):
             raise InputError("Inverse-Instruct produced no training rows", str(corpus))
 
-    def _train(self, name: str, data_file: Path, data_fp: str) -> str:
+    def _train(self, name: str, data_file: Path) -> str:
+        """Write the arm's decontaminated rows and their description, then train on them unless a run
+        on these very rows with these settings finished before. A run interrupted half-way resumes
+        (finished stages are not trained again); only a change of rows or settings starts afresh."""
+        from xinstruct.train.data import file_digest
+
         arm = self.arms[name]
         train = self.cfg.train_config(name)
-        if self.cfg.decontaminate and not train.decontaminate:
-            train.decontaminate = self._decontaminate()
         arm_dir = self.out / "arms" / name
-        settings = {"data": data_fp, "select": arm.data, "train": output_fingerprint(train), "base": self._base_sha()}
+        rows_file = arm_dir / "rows.jsonl"
+        numbered = select_rows(data_file, arm.data)
+        rows, step = decontaminate_rows(numbered, self._decontaminator(), data_file)
+        if not rows:
+            raise InputError(f"arms.{name}: every row overlaps a benchmark ({', '.join(self.cfg.decontamination_specs())})",
+                             str(data_file))
+        card = data_card(rows, source=self._source(name, data_file), file=data_file, select=arm.data,
+                         rows_in=len(numbered), step=step, against=self.cfg.decontamination_specs())
+        if step is not None:
+            self.log(f"{name}: decontamination dropped {card['decontamination']['dropped']} of {len(numbered)} rows")
+        arm_dir.mkdir(parents=True, exist_ok=True)
+        text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
+        if not rows_file.exists() or rows_file.read_text(encoding="utf-8") != text:
+            atomic_write_text(rows_file, text)
+        atomic_write_json(arm_dir / DATA_CARD, card)
+        settings = {"rows": file_digest(rows_file), "train": output_fingerprint(train), "base": self._base_sha()}
 
         def work() -> None:
             from xinstruct.train.sft import run_sft
 
-            rows = select_rows(data_file, arm.data)
-            arm_dir.mkdir(parents=True, exist_ok=True)
-            rows_file = arm_dir / "rows.jsonl"
-            atomic_write_text(rows_file, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
-            run_sft([rows_file], arm_dir / "sft", train, overwrite=True, log=self.log)
+            # never overwrite: phase() already removed a run made with other settings, and a run with
+            # these settings resumes from its finished stages and checkpoints
+            run_sft([rows_file], arm_dir / "sft", train, log=self.log)
 
         return self.phase(f"train-{name}", settings, arm_dir / "sft", work)
+
+    def _source(self, name: str, data_file: Path) -> str:
+        arm = self.arms[name]
+        if arm.data not in DATA_CHOICES:
+            return f"file {Path(arm.data).name}"
+        part = {"generated": "generated rows (stage 1)", "original": "original rows (stage 2)",
+                "two-stage": "generated then original rows"}[arm.data]
+        if self.cfg.data is not None:
+            return f"{part} of {Path(self.cfg.data).name}"
+        return f"{part}, Inverse-Instruct run {data_file.parent.name} on {Path(self.cfg.corpus or '').name}"
 
     def _export_settings(self) -> dict[str, Any]:
         return {"export": self.cfg.export, "quantize": self.cfg.quantize if self.cfg.export == "gguf" else None}
@@ -349,20 +382,6 @@ def seed_cache(run_dir: Path, others: list[Path]) -> bool:
         src.close()
         dst.close()
     return True
-
-
-def select_rows(path: Path, which: str) -> list[dict[str, Any]]:
-    """An arm's training rows: all of a two-stage file, its generated (stage 1) or original (stage 2) rows,
-    or every row of a file the arm names instead."""
-    from xinstruct.train.data import read_rows
-
-    rows = [row for _, row in read_rows(path)]
-    wanted = {"generated": 1, "original": 2}.get(which)
-    if wanted is not None:
-        rows = [r for r in rows if r.get("stage") == wanted]
-    if not rows:
-        raise InputError(f"no {which} rows to train on", str(path))
-    return rows
 
 
 def run_experiment(cfg: ExperimentConfig, out: str | Path, *, log: Log = print, console: Any = None,

@@ -17,6 +17,9 @@ from xinstruct.core.runs import read_jsonl
 from xinstruct.experiment.config import ExperimentConfig
 from xinstruct.experiment.stats import paired
 
+DATA_CARD = "data.json"
+"""``arms/<arm>/data.json``: what an arm trained on (``rows.data_card``)."""
+
 
 def slug(benchmark: str) -> str:
     """A benchmark name as a file name (``multipl-e:java`` -> ``multipl-e-java``)."""
@@ -38,6 +41,27 @@ def _nll(path: Path) -> dict[str, float]:
     if not path.exists():
         return {}
     return {t: v["nll"] for t, v in json.loads(path.read_text(encoding="utf-8"))["tasks"].items()}
+
+
+def _card(out: Path, arm: str) -> dict[str, Any] | None:
+    path = out / "arms" / arm / DATA_CARD
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
+
+
+def data_report(out: Path, cfg: ExperimentConfig) -> dict[str, Any]:
+    """Per arm: what it was trained on; an arm exporting another's weights shows the rows those weights saw."""
+    cards: dict[str, Any] = {}
+    for name, arm in cfg.arm_configs().items():
+        card = _card(out, arm.weights_of or name)
+        if card is None:
+            continue
+        if arm.weights_of is not None:
+            stage = {"stage1": "1", "stage2": None, None: None}.get(arm.stage)
+            part = card["stages"].get(stage) if stage else None
+            card = {**card, **(part or {}), "stages": {stage: part} if part else card["stages"], "source": f"weights of {arm.weights_of}"
+                    + (f" after {arm.stage}" if arm.stage else "") + f": {card['source']}"}
+        cards[name] = card
+    return cards
 
 
 def build_report(out: Path, cfg: ExperimentConfig, arms: Sequence[str], phases: Sequence[Any]) -> dict[str, Any]:
@@ -74,6 +98,7 @@ def build_report(out: Path, cfg: ExperimentConfig, arms: Sequence[str], phases: 
         "arms": list(arms),
         "export": cfg.export if cfg.export == "hf" else f"gguf {cfg.quantize}",
         "benchmarks": benchmarks,
+        "data": data_report(out, cfg),
         "phases": [{"name": p.name, "status": p.status, "seconds": p.seconds} for p in phases],
         "total_seconds": round(sum(p.seconds for p in phases), 1),
     }
@@ -81,6 +106,25 @@ def build_report(out: Path, cfg: ExperimentConfig, arms: Sequence[str], phases: 
 
 def _fmt(value: Any, spec: str = ".1f") -> str:
     return "-" if value is None else format(value, spec)
+
+
+def _data_lines(cards: dict[str, Any]) -> list[str]:
+    if not cards:
+        return []
+    against = next(iter(cards.values()))["decontamination"]["against"]
+    lines = ["## Generated data", "",
+             f"Training rows per arm after decontamination against {', '.join(against) or 'nothing (decontaminate: false)'} "
+             "(13-word n-grams, instruction and response checked together); lengths in characters.", "",
+             "| arm | source | rows | stage 1 / stage 2 | mean instruction | mean response | languages | "
+             "decontamination drops |", "| --- | --- | ---: | ---: | ---: | ---: | --- | ---: |"]
+    for arm, c in cards.items():
+        stages = c.get("stages") or {}
+        split = " / ".join(str(stages[s]["rows"]) if s in stages else "0" for s in ("1", "2")) if stages else "-"
+        langs = ", ".join(f"{k} {v}" for k, v in c["languages"].items())
+        lines.append(f"| {arm} | {c['source']} | {c['rows']} | {split} | {_fmt(c['mean_instruction_chars'], '.0f')} | "
+                     f"{_fmt(c['mean_response_chars'], '.0f')} | {langs} | {c['decontamination']['dropped']} of "
+                     f"{c['rows_before_decontamination']} |")
+    return [*lines, ""]
 
 
 def render_markdown(report: dict[str, Any]) -> str:
@@ -100,6 +144,7 @@ def render_markdown(report: dict[str, Any]) -> str:
                 f"{c['p_value']:.4g} | {_fmt(c.get('nll_delta'), '+.4f')} | {split} | {_fmt(nll.get('p_value'), '.4g')} |"
             )
         lines.append("")
+    lines += _data_lines(report.get("data") or {})
     lines += ["Gained/lost count the tasks one model solves and the other does not; the p-value is the exact "
               "two-sided sign test on them. With 164 tasks only differences of about 5 points can show.", "",
               "## Phases", "", "| phase | status | wall s |", "| --- | --- | ---: |"]

@@ -21,6 +21,22 @@ def test_text_restated_after_a_heading_keeps_the_first_copy() -> None:
     assert clean_instruction(on_its_own_line).text == out.text
 
 
+def test_a_description_heading_after_the_task_starts_a_restatement() -> None:
+    # tune slice of the free MBPP tasks (MBPP/41): the selected candidate went on to describe the code
+    task = (
+        "Develop a Python function that filters out even numbers from a given list of integers and returns a new "
+        "list containing only the odd numbers."
+    )
+    out = clean_instruction(
+        f"{task}\n\n**Description**:\nThe function `filter_evennumbers` takes a list of integers as input. It uses "
+        "Python's built-in `filter` function along with a lambda function to identify even numbers."
+    )
+    assert out.text == task and out.edits == ("label", "restatement")
+    described = "Description: write a function `count_vowels(s)` that returns the number of vowels in `s`."
+    assert clean_instruction(described).text == "write a function `count_vowels(s)` that returns the number of vowels in `s`."
+    assert clean_instruction("Write a function that returns the description of a product.").edits == ()
+
+
 def test_a_label_after_an_announcement_is_part_of_the_task() -> None:
     out = clean_instruction(
         "Write a Python program to solve the following problem:\n\n**Problem:** Given an array of integers, "

@@ -44,8 +44,8 @@ _MARK = r"(?:\*\*|__|\*)?"
 _LABEL_WORDS = (
     r"(?:(?:created|generated|new|rewritten|revised|improved|final|refined|updated|original)\s+)?"
     r"(?:programming\s+|coding\s+)?"
-    r"(?:task|problem|question|instruction|exercise|prompt|challenge)s?"
-    r"(?:\s+(?:description|statement))?"
+    r"(?:(?:task|problem|question|instruction|exercise|prompt|challenge)s?"
+    r"(?:\s+(?:description|statement))?|description)"
 )
 LABEL = re.compile(
     rf"(?:^[ \t]*#{{1,6}}[ \t]*{_MARK}[ \t]*(?:{_LABEL_WORDS})(?:[ \t]*\d+)?[ \t]*{_MARK}[ \t]*:?[ \t]*{_MARK}[ \t]*(?:\n|$)"
@@ -56,7 +56,9 @@ LABEL = re.compile(
 )
 """Where a task label starts: a markdown heading line, a line opening with the label and a colon
 (bold or not), a label alone on its line, or "**Created Question**:" after a sentence. The
-words are task nouns only: "Example:", "Input:", "Note:" or "Constraints:" are parts of a task and stay."""
+words are task nouns only, and "Description" alone (tune slice of the free MBPP tasks: after the task, a
+"**Description**:" heading opened a restatement or a walkthrough of the code in 3 of 29 selected
+instructions, MBPP/26, 35, 41): "Example:", "Input:", "Note:" or "Constraints:" are parts of a task and stay."""
 
 _INTRO = re.compile(r"(?::|\b(?:following|below)\b[^.!?\n]*[.!?]?)\s*\Z", re.IGNORECASE)
 """A part that ends by announcing the next one ("Write a Python program for the following task:")."""

@@ -7,20 +7,13 @@ paired test that uses what the evaluation actually measured.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from xinstruct.core.stats import sign_test
 
-def sign_test(gained: int, lost: int) -> float:
-    """Two-sided exact sign (McNemar) test on the tasks that changed: the p-value under 'no effect'."""
-    if gained < 0 or lost < 0:
-        raise ValueError("counts must be >= 0")
-    n, k = gained + lost, min(gained, lost)
-    if n == 0:
-        return 1.0
-    return min(1.0, 2 * sum(math.comb(n, i) for i in range(k + 1)) / 2**n)
+__all__ = ["Paired", "paired", "sign_test"]
 
 
 @dataclass(frozen=True)

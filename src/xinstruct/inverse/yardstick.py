@@ -22,7 +22,7 @@ from typing import Any
 
 from xinstruct.core.errors import InputError
 from xinstruct.core.runs import atomic_write_json
-from xinstruct.experiment.stats import sign_test
+from xinstruct.core.stats import sign_test
 
 BENCHMARK = "inverse_roundtrip"
 BASE_CONDITIONS = ("original", "selected", "random")
@@ -40,12 +40,14 @@ def source_of(task_id: str) -> str:
     raise ValueError(f"{task_id}: not a HumanEval or MBPP task id")
 
 
+_CELL = {(True, True): "both", (True, False): "only_a", (False, True): "only_b", (False, False): "neither"}
+
+
 def contrast(rows: Sequence[Mapping[str, Any]], a: str, b: str) -> dict[str, Any]:
     """The 2x2 table of two conditions over the same tasks and the exact sign test on its discordant cells."""
     cells = {"both": 0, "only_a": 0, "only_b": 0, "neither": 0}
     for row in rows:
-        key = {(True, True): "both", (True, False): "only_a", (False, True): "only_b", (False, False): "neither"}
-        cells[key[bool(row[a]), bool(row[b])]] += 1
+        cells[_CELL[bool(row[a]), bool(row[b])]] += 1
     return {"a": a, "b": b, **cells, "p": sign_test(cells["only_a"], cells["only_b"])}
 
 

@@ -223,3 +223,55 @@ def test_every_rule_says_why() -> None:
     names = [r.name for r in rules()]
     assert len(names) == len(set(names))
     assert all(len(r.why) > 40 for r in rules())
+
+
+@pytest.mark.parametrize(
+    ("text", "kept"),
+    [  # the embedded model on the tune slice of the free MBPP tasks (MBPP/31, 38), shortened
+        ("Write a Python function that returns the k most frequent elements of a list of integers.\n\n"
+         "Here's the problem description:\n\nCalculate the k most frequent elements in a list of integers.",
+         "Write a Python function that returns the k most frequent elements of a list of integers."),
+        ("Design a Python function that returns the average of the first even and the first odd number.\n\n"
+         "The problem description is as follows:\n- You need to implement a function `div_even_odd`.",
+         "Design a Python function that returns the average of the first even and the first odd number."),
+        ("Write a Python function that returns the missing number of a sorted list. The problem description is: "
+         "Given a sorted list `ar` and its length `N`, return the missing number.",
+         "Write a Python function that returns the missing number of a sorted list."),
+    ],
+)
+def test_an_announced_problem_description_starts_a_restatement(text: str, kept: str) -> None:
+    out = clean_instruction(text)
+    assert out.text == kept and out.edits == ("label", "restatement")
+
+
+@pytest.mark.parametrize(
+    ("tail", "rule"),
+    [  # tune slice: MBPP/10, 32, 29, 15, 40, 42
+        (" You can test the function by calling it with different lists and values of `n`.", "closing_chatter"),
+        (" Additionally, I'm interested in understanding how this function works.", "closing_chatter"),
+        (" The function iterates over each element in the array and counts how many times it appears.",
+         "solution_walkthrough"),
+        (" This function uses regular expressions to identify sequences of lowercase letters.", "solution_walkthrough"),
+        (" It then converts the counter into a dictionary.", "solution_walkthrough"),
+        ("\n\nThe function uses a list comprehension to iterate over each element.", "solution_walkthrough"),
+    ],
+)
+def test_chatter_and_walkthroughs_from_the_tune_slice_are_cut(tail: str, rule: str) -> None:
+    task = "Write a Python function `mean(xs)` that returns the average of a list of numbers."
+    out = clean_instruction(task + tail)
+    assert out.text == task and out.edits == (rule,)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [  # the same words where they are the task
+        "Write a Python function that returns the problem description of a ticket: the text after its title.",
+        "Write a Python function that counts words. The function should iterate over the lines once.",
+        "Write a Python class `Timer`. You can use `time.monotonic()` for the clock.",
+        "Write a Python function that reads a file and returns its lines. It then must not keep the file open.",
+        "Write a Python function that returns the larger of two numbers.\n\nThe function should use no branches.",
+    ],
+)
+def test_words_of_the_new_rules_inside_a_task_are_kept(text: str) -> None:
+    out = clean_instruction(text)
+    assert out.text == text and out.edits == ()

@@ -51,14 +51,18 @@ LABEL = re.compile(
     rf"(?:^[ \t]*#{{1,6}}[ \t]*{_MARK}[ \t]*(?:{_LABEL_WORDS})(?:[ \t]*\d+)?[ \t]*{_MARK}[ \t]*:?[ \t]*{_MARK}[ \t]*(?:\n|$)"
     rf"|^[ \t]*{_MARK}(?:{_LABEL_WORDS})(?:[ \t]*\d+)?{_MARK}[ \t]*(?::|-(?=\s))[ \t]*{_MARK}[ \t]*"
     rf"|^[ \t]*{_MARK}(?:{_LABEL_WORDS})(?:[ \t]*\d+)?{_MARK}[ \t]*\n"
-    rf"|(?<=[.!?)`])[ \t]+{_MARK}(?:{_LABEL_WORDS})(?:[ \t]*\d+)?{_MARK}[ \t]*:[ \t]*{_MARK}[ \t]*)",
+    rf"|(?<=[.!?)`])[ \t]+{_MARK}(?:{_LABEL_WORDS})(?:[ \t]*\d+)?{_MARK}[ \t]*:[ \t]*{_MARK}[ \t]*"
+    r"|(?:^|(?<=[.!?)`])[ \t]+)[ \t]*(?:here(?:'s|’s|\s+is)\s+the|the)\s+(?:problem|task)\s+(?:description|statement)"
+    r"(?:\s+is)?(?:\s+as\s+follows)?[ \t]*:[ \t]*)",
     re.IGNORECASE | re.MULTILINE,
 )
 """Where a task label starts: a markdown heading line, a line opening with the label and a colon
 (bold or not), a label alone on its line, or "**Created Question**:" after a sentence. The
 words are task nouns only, and "Description" alone (tune slice of the free MBPP tasks: after the task, a
 "**Description**:" heading opened a restatement or a walkthrough of the code in 3 of 29 selected
-instructions, MBPP/26, 35, 41): "Example:", "Input:", "Note:" or "Constraints:" are parts of a task and stay."""
+instructions, MBPP/26, 35, 41), and a sentence that announces one ("Here's the problem description:",
+"The problem description is (as follows):", each before a restated task in MBPP/31, 34, 38):
+"Example:", "Input:", "Note:" or "Constraints:" are parts of a task and stay."""
 
 _INTRO = re.compile(r"(?::|\b(?:following|below)\b[^.!?\n]*[.!?]?)\s*\Z", re.IGNORECASE)
 """A part that ends by announcing the next one ("Write a Python program for the following task:")."""
@@ -119,12 +123,19 @@ TRAILER_RULES = (
         r"|(?<=\n\n)[ \t]*this\s+(?:function|code|program|implementation|solution)\s+(?:first\s+)?"
         r"(?:calculates|computes|initiali[sz]es|iterates|uses|works|creates|checks|loops|finds|returns)\b"
         r"|(?:(?<=[.!?])[ \t]+|(?<=\n\n))(?:the|this|my|our)\s+(?:solution|approach|idea)\s+"
-        r"(?:is\s+to|involves|uses|ensures|works|relies)\b",
+        r"(?:is\s+to|involves|uses|ensures|works|relies)\b"
+        r"|(?:(?<=[.!?])[ \t]+|(?<=\n\n))(?:the|this)\s+function\s+(?:then\s+)?(?:iterates|loops)\s+(?:over|through)\b"
+        r"|(?<=\n\n)[ \t]*the\s+(?:function|code|program|implementation)\s+(?:first\s+)?"
+        r"(?:uses|iterates|loops|works|employs|utili[sz]es|leverages)\b"
+        r"|(?<=[.!?])[ \t]+this\s+(?:function|code|implementation)\s+uses\b"
+        r"|(?<=[.!?])[ \t]+it\s+then\s+(?:converts|creates|iterates|loops|uses)\b",
         "The answer's explanation after the task (tune slice of the free MBPP tasks, MBPP/1): \"To solve this "
         "problem, we can use dynamic programming with memoization. The idea is ...\", \"Here's a step-by-step "
         "breakdown of how the code calculates this: 1. **Initialization**: We create ...\", a paragraph \"This "
         "function calculates the minimum cost ...\"; on MBPP/2 \"The solution involves using dynamic programming ... The "
-        "idea is to keep track of two variables\", \"This approach ensures that we ...\". It describes the code, which the reader of the task is "
+        "idea is to keep track of two variables\", \"This approach ensures that we ...\"; on MBPP/29, 15, 40 and 42 \"The function iterates over each "
+        "element ...\", \"This function uses regular expressions to ...\", \"It then converts the counter ...\", a "
+        "paragraph \"The function uses a list comprehension ...\". It describes the code, which the reader of the task is "
         "to write; a task says what the code must do (\"The function should ...\"), not how this one does it.",
     ),
     _rule(
@@ -143,9 +154,13 @@ TRAILER_RULES = (
     _rule(
         "closing_chatter",
         r"(?:^|(?<=[.!?])[ \t]+)(?:let\s+me\s+know\b|i\s+hope\s+this\b|hope\s+this\s+helps|feel\s+free\s+to\b|"
-        r"happy\s+coding|good\s+luck\b|if\s+you\s+have\s+any\s+(?:further\s+)?questions|thank\s+you\b|thanks\b)",
+        r"happy\s+coding|good\s+luck\b|if\s+you\s+have\s+any\s+(?:further\s+)?questions|thank\s+you\b|thanks\b|"
+        r"you\s+can\s+(?:test|try(?:\s+out)?)\s+(?:the|this|your)\s+(?:function|code|program|script|class|method)\b|"
+        r"(?:(?:additionally|also|finally),?\s+)?i(?:'m|’m|\s+am)\s+(?:also\s+)?(?:interested\s+in|curious\s+about)\s+"
+        r"(?:understanding|learning|knowing|seeing)\b)",
         "Chat closings (\"Let me know if...\", \"I hope this helps\") talk to the prompt's author, not "
-        "to someone solving the task.",
+        "to someone solving the task; so do \"You can test the function by calling it ...\" and \"Additionally, "
+        "I'm interested in understanding how this function works\" (tune slice, MBPP/10 and 32).",
     ),
 )
 """Cut from the earliest match to the end: what follows an answer's start is answer or chatter."""

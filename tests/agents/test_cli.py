@@ -62,3 +62,22 @@ def test_memory_command_lists_and_filters(tmp_path):
     missing = CliRunner().invoke(cli, ["agents", "memory", str(tmp_path), "--language", "java"])
     assert missing.exit_code != 0
     assert isinstance(missing.exception, InputError) and "no agent memory found for java" in str(missing.exception)
+
+
+def test_executor_ray_from_the_yaml_or_the_command_line_chooses_the_ray_run(tmp_path, monkeypatch):
+    pytest.importorskip("ray", reason="needs the ray extra")
+    from xinstruct.agents.ray_run import AgentsRayRun
+
+    chosen = []
+    monkeypatch.setattr(AgentsRayRun, "execute", lambda run: chosen.append(run.scale) or {"totals": {}})
+    seed = tmp_path / "s.jsonl"
+    seed.write_text(json.dumps({"language": "python", "code": "x = 1"}) + "\n")
+    cfg_file = tmp_path / "a.yaml"
+    cfg_file.write_text("executor: ray\nray_address: auto\nray_actors: 3\n")
+    args = ["agents", str(seed), "--out", str(tmp_path / "o"), "--json"]
+    result = CliRunner().invoke(cli, [*args, "--config", str(cfg_file), "--ray-batch-size", "4"])
+    assert result.exit_code == 0, result.output
+    assert (chosen[0].executor, chosen[0].ray_address, chosen[0].ray_actors, chosen[0].ray_batch_size) == ("ray", "auto", 3, 4)
+    assert CliRunner().invoke(cli, [*args, "--executor", "ray"]).exit_code == 0 and chosen[1].ray_address is None
+    help_text = CliRunner().invoke(cli, ["agents", "run", "--help"]).output
+    assert "--executor" in help_text and "--ray-address" in help_text

@@ -17,6 +17,9 @@ from xinstruct.core.tables import table_console
 from xinstruct.llm.base import retries_text
 from xinstruct.llm.factory import BackendConfig
 from xinstruct.readers import ReaderConfig
+from xinstruct.scale.config import ScaleConfig
+
+CLASSES = (AgentsConfig, BackendConfig, ReaderConfig, ScaleConfig)
 
 
 class AgentsGroup(click.Group):
@@ -35,6 +38,7 @@ def agents() -> None:
 
     \b
     xinstruct agents INPUT --out RUN_DIR [--languages python,java] [--rounds 3] [--mode parallel]
+    xinstruct agents INPUT --out RUN_DIR --executor ray [--ray-address auto] [--ray-actors 4]
     xinstruct agents memory RUN_DIR [--language python]
     """
 
@@ -60,18 +64,27 @@ def summary_table(summary: dict[str, Any]) -> Table:
 @click.option("--config", "config_file", type=click.Path(exists=True), help="YAML file of options")
 @click.option("--overwrite", is_flag=True, help="start the run directory afresh when its settings changed")
 @click.option("--json", "as_json", is_flag=True, help="print the summary as JSON instead of a table")
-@config_options(AgentsConfig, BackendConfig, ReaderConfig)
+@config_options(*CLASSES)
 def run_command(input_path: str, out: str, config_file: str | None, overwrite: bool, as_json: bool,
                 **values: Any) -> None:
     """Seed samples from INPUT code (Ds1/Ds2), then R collaboration rounds; writes sft.jsonl,
-    dpo.jsonl, rejected.jsonl, memory/<lang>.json and summary.json to --out."""
+    dpo.jsonl, rejected.jsonl, memory/<lang>.json and summary.json to --out.
+
+    With --executor ray each stage's units (proposals, solutions, tests, scoring) run in a pool of
+    Ray actors, one backend each, and sandbox runs as Ray CPU tasks; the driver updates memory and
+    reflection between rounds, so the files equal a local run's (docs/scale.md)."""
     from xinstruct.agents.pipeline import AgentsRun
 
-    cfg, backend_cfg, reader_cfg = resolve_configs([AgentsConfig, BackendConfig, ReaderConfig], config_file, values)
+    cfg, backend_cfg, reader_cfg, scale = resolve_configs(CLASSES, config_file, values)
     console = Console(stderr=True)
-    summary = AgentsRun(
-        cfg, input_path, out, backend_cfg=backend_cfg, console=console, overwrite=overwrite, reader_cfg=reader_cfg,
-    ).execute()
+    kwargs: dict[str, Any] = {"backend_cfg": backend_cfg, "console": console, "overwrite": overwrite,
+                              "reader_cfg": reader_cfg}
+    if scale.executor == "ray":
+        from xinstruct.agents.ray_run import AgentsRayRun
+
+        summary = AgentsRayRun(cfg, input_path, out, scale=scale, **kwargs).execute()
+    else:
+        summary = AgentsRun(cfg, input_path, out, **kwargs).execute()
     if as_json:
         click.echo(json.dumps(summary, indent=2, ensure_ascii=False))
         return

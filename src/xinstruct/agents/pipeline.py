@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -43,13 +44,13 @@ from xinstruct.core.errors import InputError
 from xinstruct.core.pipeline import SkipLog, reasons
 from xinstruct.core.progress import make_progress
 from xinstruct.core.records import Record
-from xinstruct.core.runs import RunDir, input_identity
+from xinstruct.core.runs import RunDir, ShardWriter, input_identity
 from xinstruct.data.dataset_folder import write_dataset_folder
 from xinstruct.data.decontam import Decontaminator
 from xinstruct.llm.base import Backend
 from xinstruct.llm.cached import CachedBackend
 from xinstruct.llm.coalesce import CoalescingBackend
-from xinstruct.llm.factory import BackendConfig, plan_or_given
+from xinstruct.llm.factory import BackendConfig, BackendPlan, GivenBackend, plan_or_given
 from xinstruct.readers import ReaderConfig
 from xinstruct.sandbox import Sandbox
 
@@ -84,8 +85,8 @@ class AgentsRun:
         self.console = console or Console(stderr=True)
         self.overwrite = overwrite
 
-    def _open(self) -> Backend:
-        """Open or resume the run directory, then build the model (unless one was given)."""
+    def _open(self) -> BackendPlan | GivenBackend:
+        """Open or resume the run directory; the model it checked is built by the executor."""
         cfg = self.cfg
         plan = plan_or_given(self.backend_cfg or BackendConfig(), self.inner_backend)
         model = plan.identity()
@@ -102,7 +103,7 @@ class AgentsRun:
         )
         if resumed:
             self.console.print(f"[cyan]resuming {self.run.path}")
-        return plan.build()
+        return plan
 
     def execute(self) -> dict[str, Any]:
         cfg = self.cfg
@@ -119,25 +120,50 @@ class AgentsRun:
                 skips.add("agents", "agent_without_snippets", detail=lang)
                 self.console.print(f"[yellow]{lang}: no {lang} snippets in the input; this agent seeds from the "
                                    "other languages' snippets")
-        inner = self._open()
+        return self._execute(self._open(), inputs, skips, decontaminator)
+
+    def _execute(self, plan: BackendPlan | GivenBackend, inputs: list[Record], skips: SkipLog,
+                 decontaminator: Decontaminator | None) -> dict[str, Any]:
+        """The local executor: one backend in this process, a stage's units in threads."""
+        inner = plan.build()
+        cache = CallCache(self.run.cache_path)
         try:
-            return self._execute(inner, inputs, skips, decontaminator)
+            backend = CachedBackend(inner, cache)
+            shared = CoalescingBackend(backend) if self.cfg.concurrency > 1 else backend
+            return self._generate(inputs, skips, decontaminator, backend, Caller(shared, self.cfg.seed))
         finally:
+            cache.close()
             if self.inner_backend is None:
                 inner.close()
 
-    def _execute(self, inner: Backend, inputs: list[Record], skips: SkipLog,
-                 decontaminator: Decontaminator | None) -> dict[str, Any]:
+    def _units(self, team: Team, done: dict[str, dict[str, Any]], writer: ShardWriter) -> Units:
+        """What produces a stage's unfinished units (the Ray executor sends them to its actors)."""
+        return Units(team, done, writer, seed=self.cfg.seed, concurrency=self.cfg.concurrency)
+
+    def _dpo_events(self, team: Team, rows: list[dict[str, Any]], done: dict[str, dict[str, Any]],
+                    writer: ShardWriter, backend: Any) -> Iterator[dict[str, Any]]:
+        """The DPO unit of each kept row, in order: from the shard, or made now and appended."""
+        for row in rows:
+            unit = f"dpo:{row['id']}"
+            event = done.get(unit)
+            if event is None:
+                before = backend.new_calls
+                event = dpo_unit(team, row, unit)
+                event["new_calls"] = backend.new_calls - before
+                writer.write(event)
+            yield event
+
+    def _generate(self, inputs: list[Record], skips: SkipLog, decontaminator: Decontaminator | None,
+                  backend: Any, caller: Caller) -> dict[str, Any]:
+        """Seeds, rounds, DPO and the outputs. ``backend`` counts the calls (``new_calls``,
+        ``cached_calls``, ``retries_by_kind``); ``caller`` is the team's (the units' calls)."""
         cfg = self.cfg
-        cache = CallCache(self.run.cache_path)
-        backend = CachedBackend(inner, cache)
-        shared = CoalescingBackend(backend) if cfg.concurrency > 1 else backend
         agents = {
             lang: Agent(get_profile(lang), Memory(lang, cfg.memory_size, cfg.similarity),
                         snippets=[r for r in inputs if r.data["language"] == lang])
             for lang in cfg.languages
         }
-        team = Team(cfg=cfg, caller=Caller(shared, cfg.seed), sandbox=self.sandbox, agents=agents, inputs=inputs)
+        team = Team(cfg=cfg, caller=caller, sandbox=self.sandbox, agents=agents, inputs=inputs)
         ledger = Ledger(cfg, decontaminator, self.run.path / "memory")
         done = {row["id"]: row for row in self.run.rows("events")}
         done_dpo = {row["id"]: row for row in self.run.rows("dpo")}
@@ -145,7 +171,7 @@ class AgentsRun:
         dpo_rows: list[dict[str, Any]] = []
         writer = self.run.writer("events")
         history = MemoryHistory(self.run.path) if cfg.memory else None
-        units = Units(team, done, writer, seed=cfg.seed, concurrency=cfg.concurrency)
+        units = self._units(team, done, writer)
         try:
             with make_progress(self.console) as progress, self.run.writer("dpo") as dpo_writer:
                 bars = {
@@ -157,9 +183,10 @@ class AgentsRun:
                     progress.update(bars[lang], advance=1, tokens=ledger.stats[lang]["new_tokens"],
                                     cached=backend.cached_calls)
 
+                # the producers read the team only through their argument: the Ray executor ships them to actors
                 seeds = units.run([
                     (f"seed:{r.id}", agents[r.data["language"]],
-                     lambda t, r=r: seed_unit(t, agents[r.data["language"]], r, f"seed:{r.id}"))
+                     lambda t, r=r: seed_unit(t, t.agents[r.data["language"]], r, f"seed:{r.id}"))
                     for r in inputs
                 ])
                 for record, sample in zip(inputs, seeds, strict=True):
@@ -183,14 +210,8 @@ class AgentsRun:
                         history.record(round_no, agents)
                 if cfg.dpo_samples > 0:
                     dpo_bar = progress.add_task("dpo       ", total=len(ledger.kept))
-                    for row in ledger.kept:
-                        unit = f"dpo:{row['id']}"
-                        event = done_dpo.get(unit)
-                        if event is None:
-                            before = backend.new_calls
-                            event = dpo_unit(team, row, unit)
-                            event["new_calls"] = backend.new_calls - before
-                            dpo_writer.write(event)
+                    events = self._dpo_events(team, ledger.kept, done_dpo, dpo_writer, backend)
+                    for row, event in zip(ledger.kept, events, strict=True):
                         dpo_rows.extend(event["pairs"])
                         ledger.stats[row["language"]]["dpo_pairs"] += len(event["pairs"])
                         progress.update(dpo_bar, advance=1)
@@ -198,7 +219,6 @@ class AgentsRun:
             writer.close()
             if history is not None:
                 history.close()
-            cache.close()
         for agent in agents.values():
             agent.memory.save(self.run.path / "memory")
         self.run.write_rows("sft", ledger.kept)

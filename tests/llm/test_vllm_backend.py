@@ -1,5 +1,5 @@
-"""The vLLM backend cannot run here (no GPU, vLLM not installable): what is checked is that
-choosing it without vLLM fails with an error naming the extra, before any work starts."""
+"""Choosing the vLLM backend without vLLM (CI's venv) fails with an error naming the extra, before
+any work starts. What runs against the real package is in ``test_vllm_real.py`` (skipped here)."""
 
 from __future__ import annotations
 

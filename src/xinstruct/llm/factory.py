@@ -178,7 +178,7 @@ def make_backend(cfg: BackendConfig, model: ModelRef | None = None) -> Backend:
 
         assert model is not None
         return TransformersBackend(model, batch_size=cfg.batch_size)
-    if cfg.backend == "vllm":  # GPU actors; not exercised here (docs/scale.md)
+    if cfg.backend == "vllm":  # GPU actors; its engine has not run (no GPU here, docs/scale.md)
         from xinstruct.llm.vllm import VLLMBackend
 
         assert model is not None

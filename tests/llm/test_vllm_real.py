@@ -326,3 +326,20 @@ def test_real_engine_generates_and_scores(tiny_model):
     (_, s), = backend.first_token_logprobs([ScoreRequest(USER, ("Yes", "No"))])
     assert all(v < 0 and v != MISSING_LOGPROB for v in s.logprobs.values())
     backend.close()
+
+
+def test_start_failure_on_a_platform_names_gguf(monkeypatch, embedded_model):
+    """Where vLLM has a platform, a start failure keeps vLLM's reason on one line; a GGUF model
+    (which vLLM 0.34 does not read) says so."""
+    import vllm.platforms
+
+    from xinstruct.llm.vllm import startup_error
+
+    class Cuda:
+        def is_unspecified(self) -> bool:
+            return False
+
+    monkeypatch.setattr(vllm.platforms, "current_platform", Cuda())
+    err = startup_error(embedded_model, ValueError("Invalid repository ID\nor local directory"))
+    assert str(err).startswith(f"{embedded_model.path}: vLLM could not start the engine (ValueError: Invalid repository ID or")
+    assert "not GGUF files" in str(err) and "--backend openai" in str(err) and "\n" not in str(err)

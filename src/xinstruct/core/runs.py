@@ -18,6 +18,7 @@ import contextlib
 import json
 import os
 import platform
+import re
 import sys
 import time
 from array import array
@@ -235,6 +236,8 @@ class OrderedRows:
         self.shards = list(shards)
         keys, files, offsets = array("q"), array("q"), array("q")
         kept: dict[str, int] = {}
+        # a row's id and key are its first two fields as ShardWriter writes them: read only those
+        head = re.compile(rb'\{"id": ("(?:[^"\\]|\\.)*"), "' + re.escape(key.encode()) + rb'": (-?\d+)[,}]')
         for f, shard in enumerate(self.shards):
             with open(shard, "rb") as fh:
                 pos = 0
@@ -242,11 +245,15 @@ class OrderedRows:
                     if not line.endswith(b"\n"):
                         break  # a torn final line (crash mid-write), as read_jsonl
                     if line.strip():
-                        row = json.loads(line)
-                        first = kept.get(row["id"])
-                        if first is None or row[key] < keys[first]:
-                            kept[row["id"]] = len(keys)
-                        keys.append(row[key])
+                        if m := head.match(line):
+                            rid, k = json.loads(m.group(1)), int(m.group(2))
+                        else:
+                            row = json.loads(line)
+                            rid, k = row["id"], row[key]
+                        first = kept.get(rid)
+                        if first is None or k < keys[first]:
+                            kept[rid] = len(keys)
+                        keys.append(k)
                         files.append(f)
                         offsets.append(pos)
                     pos += len(line)

@@ -71,8 +71,9 @@ def original_row(result: dict[str, Any]) -> dict[str, Any] | None:
     }
 
 
-def jsonl_batches(path: Path, size: int = PARQUET_BATCH) -> Iterator[list[dict[str, Any]]]:
-    """The rows of a JSONL output file, ``size`` at a time."""
+def jsonl_batches(path: Path, size: int | None = None) -> Iterator[list[dict[str, Any]]]:
+    """The rows of a JSONL output file, ``size`` (:data:`PARQUET_BATCH`) at a time."""
+    size = size or PARQUET_BATCH
     batch: list[dict[str, Any]] = []
     with open(path, encoding="utf-8") as fh:
         for line in fh:

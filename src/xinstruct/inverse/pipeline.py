@@ -24,7 +24,7 @@ from xinstruct.core.cache import CallCache
 from xinstruct.core.config import config_to_dict, output_fingerprint
 from xinstruct.core.errors import InputError
 from xinstruct.core.instructions import REJECT_REASONS
-from xinstruct.core.pipeline import Shard, SkipLog, Step, chain, reasons
+from xinstruct.core.pipeline import Shard, SkipLog, SpilledSkipLog, Step, chain, reasons
 from xinstruct.core.progress import make_progress
 from xinstruct.core.prompts import PromptFile
 from xinstruct.core.records import Record
@@ -148,14 +148,6 @@ class RunTally:
         }
 
 
-def cleaning_counts(candidates: list[dict[str, Any]]) -> dict[str, Any]:
-    """:meth:`RunTally.cleaning` of these candidates."""
-    tally = RunTally()
-    for c in candidates:
-        tally._candidate(c)
-    return tally.cleaning()
-
-
 def summarize_run(tally: RunTally, skips: SkipLog, *, read: int, extracted: int,
                   dataset: int, elapsed: float, calls: dict[str, Any]) -> dict[str, Any]:
     skipped = Counter(skips.counts)
@@ -220,6 +212,9 @@ class SnippetSource:
         steps: list[Step] = [ExtractCode(ExtractSettings(cfg.min_chars, cfg.max_chars, 1, cfg.max_lines, tuple(cfg.languages)))]
         if self.decontaminator is not None:
             steps.append(DropContaminated(self.decontaminator))
+        if isinstance(skips, SpilledSkipLog):
+            for step in steps:
+                step.skips = SpilledSkipLog()
         records = read_input(self.input_path, self.reader_cfg, skips)
         stream = chain([*steps, Shard()], records if count is None else _counted(records, count), rank=cfg.rank,
                        world_size=cfg.world_size)
@@ -265,7 +260,7 @@ def prepare_inverse(input_path: str | Path, out_dir: str | Path, cfg: InverseCon
     started = time.perf_counter()
     run = RunDir(out_dir, STAGE)
     prompts = InversePrompts.load(cfg)
-    skips = SkipLog()
+    skips = SpilledSkipLog()  # one entry per dropped input record: on disk until skipped.jsonl
     source = SnippetSource(input_path, cfg, reader_cfg, Decontaminator.from_specs(reader_cfg.decontaminate))
     ids: set[str] = set()
     read, extracted = [0], 0

@@ -4,6 +4,11 @@ The run directory makes it resumable: each finished snippet is one fsynced line 
 ``shards/results-<rank>.jsonl``; a rerun skips those ids and every finished LLM call is served
 from ``llm-cache.sqlite``. Final datasets are rebuilt from the shards in input order, so a
 resumed run ends with exactly the rows of an uninterrupted one.
+
+Memory is flat in the number of records: the cheap steps are a source read once to count and once
+more, streaming, into the LLM steps; the outputs stream from the shards. What is kept per snippet
+is small keys: its id (the finished ones, and this run's while counting), its code digest (the
+duplicate filter) and, while assembling, where its row is and its order.
 """
 
 from __future__ import annotations

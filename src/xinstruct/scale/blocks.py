@@ -61,10 +61,12 @@ def read_snippets(ray: Any, path: Path) -> Any:
 
     The driver reads them (they are small beside the model work) instead of ``read_parquet``'s
     tasks: those need a CPU each, and with every CPU held by a model actor they would never run.
+    Each file goes to the object store as it is read (which spills to disk when full), so the
+    driver holds one file at a time, not all the work.
     """
     import pyarrow.parquet as pq
 
-    return ray.data.from_arrow([pq.read_table(p) for p in sorted(path.glob("part-*.parquet"))])
+    return ray.data.from_arrow_refs([ray.put(pq.read_table(p)) for p in sorted(path.glob("part-*.parquet"))])
 
 
 def block_name(name: str, ids: Iterable[str]) -> str:

@@ -3,11 +3,16 @@ so what is measured is the pipeline itself (reading, extraction, the run protoco
 cache, the outputs): records/s, peak memory at several sizes (is it flat in the record count?),
 the time to resume a finished run of that size, and the run directory's bytes per record.
 
-    nice -n 19 .venv/bin/python benchmarks/inverse_soak.py --sizes 1000,4000,16000 [--samples 1] [--compare-fsync]
+    nice -n 19 .venv/bin/python benchmarks/inverse_soak.py --sizes 1000,4000,16000 [--samples 1] [--compare-fsync] \
+        [--src old=/path/to/checkout --src new=.]
 
 Each size runs in its own child process, so each peak RSS is that size's alone. ``--compare-fsync``
 also runs each size with ``os.fsync`` made a no-op in the child (the one fsync per finished
-snippet of the run protocol), to show what the crash guarantee costs on this disk.
+snippet of the run protocol), to show what the crash guarantee costs on this disk. ``--src``
+runs every size with each code tree (its ``src/`` on the child's path), the trees one after the
+other per size, and adds each tree's records/s as a ratio to the first's; ``digest`` is a hash of
+the run's outputs (data and skip JSONL bytes, the Parquet rows, the summary without timings and
+paths), equal between trees when their outputs are.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import argparse
 import json
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -44,6 +50,9 @@ class InstantBackend:
         for i, req in enumerate(requests):
             yield i, ScoreResult(logprobs={c: (-0.1 if c.strip().lower().startswith("y") else -2.5) for c in req.candidates},
                                  prompt_tokens=100)
+
+    def retries_by_kind(self) -> dict[str, int]:
+        return {}
 
     def close(self) -> None:
         pass
@@ -84,7 +93,27 @@ def one_size(n: int, samples: int, workdir: Path) -> dict[str, float]:
     size = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
     return {"records": n, "finished": summary["snippets_finished"], "seconds": round(fresh, 1),
             "records_per_s": round(n / fresh, 1), "peak_rss_mib": round(rss_fresh),
-            "resume_s": round(resume, 1), "run_dir_bytes_per_record": round(size / n)}
+            "resume_s": round(resume, 1), "run_dir_bytes_per_record": round(size / n), "digest": outputs_digest(out)}
+
+
+def outputs_digest(run: Path) -> str:
+    """A hash of what a run's outputs say (read a batch at a time, after the measurements)."""
+    import hashlib
+
+    import pyarrow.parquet as pq
+
+    h = hashlib.sha256()
+    for name in ("data.jsonl", "skipped.jsonl"):
+        with open(run / name, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                h.update(block)
+    for batch in pq.ParquetFile(run / "data.parquet").iter_batches(batch_size=1000):
+        h.update(json.dumps(batch.to_pylist(), sort_keys=True).encode())
+    summary = json.loads((run / "summary.json").read_text())
+    for k in ("seconds", "snippets_per_minute", "files"):
+        summary.pop(k, None)
+    h.update(json.dumps(summary, sort_keys=True).encode())
+    return h.hexdigest()[:12]
 
 
 def main() -> None:
@@ -92,6 +121,7 @@ def main() -> None:
     ap.add_argument("--sizes", default="1000,4000,16000", help="comma-separated record counts")
     ap.add_argument("--samples", type=int, default=1, help="candidate instructions per snippet")
     ap.add_argument("--compare-fsync", action="store_true", help="also run each size without fsync")
+    ap.add_argument("--src", action="append", default=[], help="NAME=PATH of a code tree to run (repeatable)")
     ap.add_argument("--child", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--child-no-fsync", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -99,16 +129,31 @@ def main() -> None:
         if args.child_no_fsync:
             os.fsync = lambda fd: None  # measurement only: what the run protocol's fsyncs cost
 
-        with tempfile.TemporaryDirectory(prefix="xinstruct-soak-") as d:
-            print(json.dumps(one_size(args.child, args.samples, Path(d))))
+        # one path per size (the outputs name the input file), so the trees' digests compare
+        d = Path(tempfile.gettempdir()) / f"xinstruct-soak-{args.child}"
+        shutil.rmtree(d, ignore_errors=True)
+        d.mkdir()
+        try:
+            print(json.dumps(one_size(args.child, args.samples, d)))
+        finally:
+            shutil.rmtree(d, ignore_errors=True)
         return
+    trees = [tuple(s.split("=", 1)) for s in args.src] or [("", "")]
     rows = []
     for n in (int(x) for x in args.sizes.split(",")):
         for fsync in (True, False) if args.compare_fsync else (True,):
-            argv = [sys.executable, __file__, "--child", str(n), "--samples", str(args.samples)]
-            done = subprocess.run(argv + ([] if fsync else ["--child-no-fsync"]), capture_output=True, text=True, check=True)
-            rows.append({"fsync": fsync, **json.loads(done.stdout.strip().splitlines()[-1])})
-            print(json.dumps(rows[-1]), flush=True)
+            for name, path in trees:
+                env = {**os.environ, "PYTHONPATH": str(Path(path).resolve() / "src")} if path else None
+                argv = [sys.executable, __file__, "--child", str(n), "--samples", str(args.samples)]
+                done = subprocess.run(argv + ([] if fsync else ["--child-no-fsync"]), capture_output=True, text=True,
+                                      check=True, env=env)
+                row = {**({"src": name} if name else {}), "fsync": fsync, **json.loads(done.stdout.strip().splitlines()[-1])}
+                if name:
+                    base = next(r for r in rows if r["records"] == n and r["fsync"] == fsync and r["src"] == trees[0][0]) \
+                        if name != trees[0][0] else row
+                    row["speed_vs_first"] = round(row["records_per_s"] / base["records_per_s"], 2)
+                rows.append(row)
+                print(json.dumps(rows[-1]), flush=True)
     cols = list(rows[0])
     print("| " + " | ".join(cols) + " |")
     print("|" + " --- |" * len(cols))

@@ -126,13 +126,19 @@ def test_a_killed_actor_loses_nothing_and_redoes_only_unfinished_calls(tmp_path,
     assert (tmp_path / "failed").exists()
     same_files(local, tmp_path / "ray")
     assert summary["resumed"] is True
-    assert summary["duplicate_results"] == 0
+    # the killed run's other actor may finish its block after the rerun has read the finished ids
+    # (Ray kills the pool's actors asynchronously), so a snippet may be finished twice: the
+    # assembly uses its first row and counts the other, and the dataset never holds it twice
     ids = [r["id"] for r in _rows(tmp_path / "ray")]
-    assert len(ids) == len(set(ids)) == 20
+    assert len(set(ids)) == summary["snippets_finished"] == 20
+    assert summary["duplicate_results"] == len(ids) - 20
+    data = [json.loads(line)["id"] for line in (tmp_path / "ray" / "data.jsonl").read_text().splitlines()]
+    assert len(data) == len(set(data)) == reference["dataset_rows"]
     merged = summary["executor"]["cache_merge"]
-    # no call was answered and stored twice: every call of the job is in the cache exactly once
-    assert merged["rows"] == merged["added"] <= total
-    assert len(_cache(tmp_path / "ray")) == total
+    # every call of the job is in the merged cache exactly once (a call that actor made again is
+    # a row of its segment that adds nothing)
+    assert merged["added"] <= merged["rows"]
+    assert merged["added"] == len(_cache(tmp_path / "ray")) == total
 
 
 def _rows(run: Path):

@@ -7,6 +7,9 @@ over stable record ids, so any number of workers split the same input without co
 from __future__ import annotations
 
 import hashlib
+import json
+import os
+import tempfile
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from typing import Any
@@ -35,6 +38,35 @@ class SkipLog:
     def merge(self, other: SkipLog) -> None:
         self.counts.update(other.counts)
         self.entries.extend(other.entries)
+
+
+class SpilledSkipLog(SkipLog):
+    """A :class:`SkipLog` whose entries wait in a temporary file, not in memory: for a pass over
+    an input of any size, where every dropped record (a duplicate, a too-short snippet) is one
+    entry. ``entries`` reads them back in the order they came; counts stay in memory."""
+
+    def __init__(self) -> None:
+        self.counts: Counter[str] = Counter()
+        self._file = tempfile.TemporaryFile("w+", encoding="utf-8")  # noqa: SIM115 - lives as long as the log
+
+    @property
+    def entries(self) -> Iterator[dict[str, Any]]:  # type: ignore[override]
+        self._file.flush()
+        self._file.seek(0)
+        for line in self._file:
+            yield json.loads(line)
+        self._file.seek(0, os.SEEK_END)
+
+    def add(self, stage: str, reason: str, *, file: str | None = None, line: int | None = None,
+            record_id: str | None = None, detail: str = "") -> None:
+        self.counts[f"{stage}.{reason}"] += 1
+        entry = {"stage": stage, "reason": reason, "file": file, "line": line, "id": record_id, "detail": detail[:500]}
+        self._file.write(json.dumps(entry, ensure_ascii=False, default=str) + "\n")
+
+    def merge(self, other: SkipLog) -> None:
+        self.counts.update(other.counts)
+        for entry in other.entries:
+            self._file.write(json.dumps(entry, ensure_ascii=False, default=str) + "\n")
 
 
 def reasons(skips: SkipLog) -> str:

@@ -18,9 +18,11 @@ import contextlib
 import json
 import os
 import platform
+import re
 import sys
 import time
-from collections.abc import Iterable, Iterator
+from array import array
+from collections.abc import Iterable, Iterator, Sequence
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -68,6 +70,37 @@ def atomic_write_parquet(path: Path, rows: list[dict[str, Any]]) -> None:
     except OSError as exc:  # pyarrow's IOError is an OSError
         tmp.unlink(missing_ok=True)
         raise StorageError(path, exc.strerror or str(exc)) from exc
+
+
+def atomic_write_parquet_batches(path: Path, batches: Iterable[list[dict[str, Any]]], schema: Any) -> None:
+    """Write row batches as one Parquet file (a row group per batch) via a temp file and rename, so
+    no more than one batch is in memory; ``schema`` is the whole file's (:func:`parquet_schema`)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        with pq.ParquetWriter(tmp, schema) as writer:
+            for batch in batches:
+                writer.write_table(pa.Table.from_pylist(batch, schema=schema))
+        os.replace(tmp, path)
+    except OSError as exc:  # pyarrow's IOError is an OSError
+        tmp.unlink(missing_ok=True)
+        raise StorageError(path, exc.strerror or str(exc)) from exc
+
+
+def parquet_schema(batches: Iterable[list[dict[str, Any]]]) -> Any:
+    """The schema ``pa.Table.from_pylist`` infers for all the rows of ``batches`` together,
+    found one batch at a time (each batch's inferred schema, unified; a null column takes the
+    type a later batch gives it)."""
+    import pyarrow as pa
+
+    schema = None
+    for batch in batches:
+        if batch:
+            found = pa.Table.from_pylist(batch).schema
+            schema = found if schema is None else pa.unify_schemas([schema, found], promote_options="permissive")
+    return schema
 
 
 def write_jsonl_lines(path: Path, pieces: Iterable[str]) -> int:
@@ -191,6 +224,72 @@ def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
                 yield json.loads(line)
 
 
+class OrderedRows:
+    """The rows of result shards in the order of ``key`` (stable: shard, then line), the first row
+    of each id kept and the others counted as ``duplicates``. Re-iterable; it holds per row only
+    where the row is (shard, byte offset) and its key, and per id the row kept, so outputs of any
+    size are assembled in input order without loading the rows."""
+
+    def __init__(self, shards: Sequence[Path], key: str = "order") -> None:
+        import numpy as np
+
+        self.shards = list(shards)
+        keys, files, offsets = array("q"), array("q"), array("q")
+        kept: dict[str, int] = {}
+        # a row's id and key are its first two fields as ShardWriter writes them: read only those
+        head = re.compile(rb'\{"id": ("(?:[^"\\]|\\.)*"), "' + re.escape(key.encode()) + rb'": (-?\d+)[,}]')
+        for f, shard in enumerate(self.shards):
+            with open(shard, "rb") as fh:
+                pos = 0
+                for line in fh:
+                    if not line.endswith(b"\n"):
+                        break  # a torn final line (crash mid-write), as read_jsonl
+                    if line.strip():
+                        if m := head.match(line):
+                            rid, k = json.loads(m.group(1)), int(m.group(2))
+                        else:
+                            row = json.loads(line)
+                            rid, k = row["id"], row[key]
+                        first = kept.get(rid)
+                        if first is None or k < keys[first]:
+                            kept[rid] = len(keys)
+                        keys.append(k)
+                        files.append(f)
+                        offsets.append(pos)
+                    pos += len(line)
+        self.duplicates = len(keys) - len(kept)
+        keep = np.zeros(len(keys), dtype=bool)
+        keep[np.fromiter(kept.values(), dtype=np.int64, count=len(kept))] = True
+        del kept
+        perm = np.argsort(np.frombuffer(keys, dtype=np.int64) if keys else np.zeros(0, np.int64), kind="stable")
+        self._perm = perm[keep[perm]]
+        self._files = np.frombuffer(files, dtype=np.int64) if files else np.zeros(0, np.int64)
+        self._offsets = np.frombuffer(offsets, dtype=np.int64) if offsets else np.zeros(0, np.int64)
+
+    def __len__(self) -> int:
+        return len(self._perm)
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        return self.at(range(len(self._perm)))
+
+    def at(self, positions: Iterable[int]) -> Iterator[dict[str, Any]]:
+        """The rows at these positions of the order (ascending positions read the shards forward)."""
+        fh, current = None, -1
+        try:
+            for k in positions:
+                i = self._perm[k]
+                f = int(self._files[i])
+                if f != current:
+                    if fh is not None:
+                        fh.close()
+                    fh, current = open(self.shards[f], "rb"), f  # noqa: SIM115 - closed below
+                fh.seek(int(self._offsets[i]))
+                yield json.loads(fh.readline())
+        finally:
+            if fh is not None:
+                fh.close()
+
+
 class RunDir:
     """One pipeline run's directory; refuses to mix outputs made with different settings."""
 
@@ -281,9 +380,16 @@ class RunDir:
     def writer(self, name: str, rank: int = 0) -> ShardWriter:
         return ShardWriter(self.shard_path(name, rank))
 
+    def shards(self, name: str) -> list[Path]:
+        return sorted((self.path / "shards").glob(f"{name}-*.jsonl"))
+
     def rows(self, name: str) -> Iterator[dict[str, Any]]:
-        for shard in sorted((self.path / "shards").glob(f"{name}-*.jsonl")):
+        for shard in self.shards(name):
             yield from read_jsonl(shard)
+
+    def ordered_rows(self, name: str, key: str = "order") -> OrderedRows:
+        """Every shard's rows by ``key``, first per id (:class:`OrderedRows`)."""
+        return OrderedRows(self.shards(name), key)
 
     def write_rows(self, name: str, rows: Iterable[dict[str, Any]]) -> int:
         """A whole output file ``<name>.jsonl`` (datasets rebuilt from the shards), atomically."""

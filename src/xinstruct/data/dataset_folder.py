@@ -9,12 +9,15 @@ reason, so the rows can be traced without the run directory.
 from __future__ import annotations
 
 import json
+import os
+import shutil
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from xinstruct.core.errors import StorageError
 from xinstruct.core.runs import atomic_write_parquet, atomic_write_text
 
 FOLDER = "dataset"
@@ -73,21 +76,45 @@ def _cell(value: Any) -> str:
 def write_dataset_folder(run_dir: Path, *, stage: str, rows: Sequence[Mapping[str, Any]], manifest: Mapping[str, Any],
                          dropped: Mapping[str, int], headline: Mapping[str, Any]) -> Path:
     """Write ``run_dir/dataset`` from the run's rows; returns the folder."""
-    folder = run_dir / FOLDER
-    data = folder / DATA_FILE
+    data = run_dir / FOLDER / DATA_FILE
     if rows:
         _write_parquet(rows, data)
     elif data.exists():
         data.unlink()
+    languages = sorted({str(r["language"]) for r in rows if r.get("language")})
+    return write_dataset_card(run_dir, stage=stage, rows=len(rows), languages=languages, manifest=manifest,
+                              dropped=dropped, headline=headline)
+
+
+def place_parquet(run_dir: Path, parquet: Path | None) -> None:
+    """The folder's data file as a copy of a Parquet file the stage wrote already (None: no rows),
+    for a stage that streams its rows and so cannot hand them to :func:`write_dataset_folder`."""
+    data = run_dir / FOLDER / DATA_FILE
+    if parquet is None:
+        data.unlink(missing_ok=True)
+        return
+    data.parent.mkdir(parents=True, exist_ok=True)
+    tmp = data.with_name(f".{data.name}.tmp-{os.getpid()}")
+    try:
+        shutil.copyfile(parquet, tmp)
+        os.replace(tmp, data)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise StorageError(data, exc.strerror or str(exc)) from exc
+
+
+def write_dataset_card(run_dir: Path, *, stage: str, rows: int, languages: Sequence[str], manifest: Mapping[str, Any],
+                       dropped: Mapping[str, int], headline: Mapping[str, Any]) -> Path:
+    """``run_dir/dataset/README.md`` for a folder of ``rows`` rows in ``languages``; returns the folder."""
+    folder = run_dir / FOLDER
     inputs = [i["path"] for i in manifest.get("input") or [] if isinstance(i, dict) and i.get("path")]
     licence = input_license(inputs)
-    languages = sorted({str(r["language"]) for r in rows if r.get("language")})
     model = manifest.get("model") or {}
     header = {
         "license": licence or UNKNOWN_LICENSE,
         "pretty_name": f"xinstruct {stage} data: {run_dir.name}",
         "language": ["en"],  # the instructions' natural language; programming languages are tags
-        "size_categories": [size_category(len(rows))],
+        "size_categories": [size_category(rows)],
         "task_categories": ["text-generation"],
         "tags": ["code", "instruction-tuning", "synthetic", "xinstruct", *languages],
     }
@@ -97,7 +124,7 @@ def write_dataset_folder(run_dir: Path, *, stage: str, rows: Sequence[Mapping[st
     body = [
         f"# xinstruct {stage} data: {run_dir.name}",
         "",
-        f"{len(rows):,} instruction-tuning rows (chat `messages`) made by xinstruct's `{stage}` stage"
+        f"{rows:,} instruction-tuning rows (chat `messages`) made by xinstruct's `{stage}` stage"
         + (f" in {', '.join(languages)}." if languages else "."),
         "",
         "## How it was made",

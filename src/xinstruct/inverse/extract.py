@@ -34,7 +34,7 @@ class ExtractCode(Step):
     def __init__(self, settings: ExtractSettings) -> None:
         super().__init__()
         self.settings = settings
-        self._seen: set[str] = set()
+        self._seen: set[bytes] = set()
 
     def run(self, records: Iterable[Record], rank: int = 0, world_size: int = 1) -> Iterator[Record]:
         s = self.settings
@@ -58,11 +58,12 @@ class ExtractCode(Step):
             if len(code) > s.max_chars or n_lines > s.max_lines:
                 self.drop(record, "too_long", detail=f"{len(code)} chars, {n_lines} lines")
                 continue
-            digest = hashlib.sha256(_normalized(code).encode()).hexdigest()
-            if digest in self._seen:
+            h = hashlib.sha256(_normalized(code).encode())
+            if (key := h.digest()) in self._seen:  # 32 bytes a snippet, not the 64-character hex
                 self.drop(record, "duplicate")
                 continue
-            self._seen.add(digest)
+            self._seen.add(key)
+            digest = h.hexdigest()
             record.data["code"] = code
             record.data["language"] = language
             record.data["code_sha256"] = digest

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import json
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 from xinstruct.core.fences import fence
-from xinstruct.core.runs import atomic_write_parquet, write_jsonl_atomic
+from xinstruct.core.runs import atomic_write_parquet_batches, parquet_schema, write_jsonl_atomic
 
 SOURCE = "xinstruct-inverse"
+PARQUET_BATCH = 1000
+"""Rows per Parquet row group of the exported files (and the most of them held at once)."""
 
 
 def dataset_rows(result: dict[str, Any]) -> list[dict[str, Any]]:
@@ -68,14 +71,32 @@ def original_row(result: dict[str, Any]) -> dict[str, Any] | None:
     }
 
 
+def jsonl_batches(path: Path, size: int | None = None) -> Iterator[list[dict[str, Any]]]:
+    """The rows of a JSONL output file, ``size`` (:data:`PARQUET_BATCH`) at a time."""
+    size = size or PARQUET_BATCH
+    batch: list[dict[str, Any]] = []
+    with open(path, encoding="utf-8") as fh:
+        for line in fh:
+            batch.append(json.loads(line))
+            if len(batch) == size:
+                yield batch
+                batch = []
+    if batch:
+        yield batch
+
+
 def export(out_dir: Path, name: str, rows: Iterable[dict[str, Any]]) -> dict[str, Any]:
-    """Write ``name.jsonl`` and ``name.parquet``; both loadable with ``datasets.load_dataset``."""
-    rows = list(rows)
+    """Write ``name.jsonl`` and ``name.parquet``; both loadable with ``datasets.load_dataset``.
+
+    The rows stream into the JSONL file; the Parquet file is made from it a batch (row group) at a
+    time, its schema the one of all rows together, so no more than one batch is ever held.
+    """
     jsonl = out_dir / f"{name}.jsonl"
-    write_jsonl_atomic(jsonl, rows)
-    files = {"jsonl": str(jsonl), "rows": len(rows)}
-    if rows:
+    n = write_jsonl_atomic(jsonl, rows)
+    files: dict[str, Any] = {"jsonl": str(jsonl), "rows": n}
+    if n:
         parquet = out_dir / f"{name}.parquet"
-        atomic_write_parquet(parquet, rows)  # provenance: one JSON-compatible struct per row
+        schema = parquet_schema(jsonl_batches(jsonl))  # provenance: one JSON-compatible struct per row
+        atomic_write_parquet_batches(parquet, jsonl_batches(jsonl), schema)
         files["parquet"] = str(parquet)
     return files

@@ -1,7 +1,7 @@
 """Inverse-Instruct with ``--executor ray``: the same run, its model stage on a Ray cluster.
 
 The driver reads, extracts, deduplicates and decontaminates (``prepare_inverse``, as a local run
-does), writes the snippets still to do to ``RUN/snippets/`` and streams them through a pool of
+does), streams the snippets still to do into ``RUN/snippets/`` and streams them through a pool of
 actors (``map_batches``), each with its own backend and cache segment, running the local run's
 steps. Every finished batch is one result block; the driver then assembles datasets, skip log
 and summary with the local run's code (``finish_inverse``), so both executors write the same files.
@@ -80,13 +80,14 @@ def run_inverse_ray(
     console = console or Console(stderr=True)
     prep = prepare_inverse(input_path, out_dir, cfg, backend_cfg, reader_cfg, backend, all_shards=True)
     if prep.resumed:
-        console.print(f"resuming {prep.run.path}: {len(prep.snippets) - len(prep.todo)} snippets done, "
-                      f"{len(prep.todo)} to go")
+        console.print(f"resuming {prep.run.path}: {prep.extracted - prep.todo_count} snippets done, "
+                      f"{prep.todo_count} to go")
     calls: dict[str, Any] = {"new": 0, "cached": 0, "retries": {}}
     with connected(scale) as ray:
-        if prep.todo:
-            blocks = min(len(prep.todo), max(2 * scale.ray_actors, math.ceil(len(prep.todo) / (4 * scale.ray_batch_size))))
-            snippets = write_snippets(prep.run, prep.todo, prep.order, files=blocks)
+        todo = prep.todo_count
+        if todo:
+            blocks = min(todo, max(2 * scale.ray_actors, math.ceil(todo / (4 * scale.ray_batch_size))))
+            snippets = write_snippets(prep.run, prep.todo(), per_file=math.ceil(todo / blocks))
             results = read_snippets(ray, snippets).map_batches(
                 InverseWorker,
                 fn_constructor_args=(str(prep.run.path), prep.plan, scale.ray_batch_size, cfg, prep.prompts),
@@ -94,7 +95,7 @@ def run_inverse_ray(
                 **actor_pool_args(scale),
             )
             with make_progress(console) as progress:
-                task = progress.add_task("inverse-instruct (ray)", total=len(prep.todo))
+                task = progress.add_task("inverse-instruct (ray)", total=todo)
                 for batch in results.iter_batches(batch_size=None, batch_format="numpy"):
                     calls["new"] += int(batch["new_calls"].sum())
                     calls["cached"] += int(batch["cached_calls"].sum())

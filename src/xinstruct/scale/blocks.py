@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +23,9 @@ from xinstruct.core.runs import RunDir, write_jsonl_atomic
 SNIPPETS = "snippets"
 
 
-def write_snippets(run: RunDir, records: Sequence[Record], order: dict[str, int], *, files: int) -> Path:
-    """The records still to do as ``files`` Parquet files (so the work splits into as many blocks)."""
+def write_snippets(run: RunDir, records: Iterable[tuple[Record, int]], *, per_file: int) -> Path:
+    """The records still to do (each with its input order) as Parquet files of ``per_file`` records
+    (so the work splits into as many blocks), written as they come: one file's records are held."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -33,17 +33,26 @@ def write_snippets(run: RunDir, records: Sequence[Record], order: dict[str, int]
     out.mkdir(parents=True, exist_ok=True)
     for old in out.glob("*.parquet"):
         old.unlink()
-    per_file = max(1, math.ceil(len(records) / max(1, files)))
-    for k in range(0, len(records), per_file):
-        part = records[k:k + per_file]
+
+    def flush(part: list[tuple[Record, int]], k: int) -> None:
         table = pa.table({
-            "id": [r.id for r in part],
-            "order": [order[r.id] for r in part],
-            "record": [json.dumps(r.to_dict(), ensure_ascii=False) for r in part],
+            "id": [r.id for r, _ in part],
+            "order": [order for _, order in part],
+            "record": [json.dumps(r.to_dict(), ensure_ascii=False) for r, _ in part],
         })
-        tmp = out / f".part-{k // per_file:05d}.parquet.tmp-{os.getpid()}"
+        tmp = out / f".part-{k:05d}.parquet.tmp-{os.getpid()}"
         pq.write_table(table, tmp)
-        os.replace(tmp, out / f"part-{k // per_file:05d}.parquet")
+        os.replace(tmp, out / f"part-{k:05d}.parquet")
+
+    part: list[tuple[Record, int]] = []
+    files = 0
+    for item in records:
+        part.append(item)
+        if len(part) == max(1, per_file):
+            flush(part, files)
+            part, files = [], files + 1
+    if part:
+        flush(part, files)
     return out
 
 
@@ -52,10 +61,12 @@ def read_snippets(ray: Any, path: Path) -> Any:
 
     The driver reads them (they are small beside the model work) instead of ``read_parquet``'s
     tasks: those need a CPU each, and with every CPU held by a model actor they would never run.
+    Each file goes to the object store as it is read (which spills to disk when full), so the
+    driver holds one file at a time, not all the work.
     """
     import pyarrow.parquet as pq
 
-    return ray.data.from_arrow([pq.read_table(p) for p in sorted(path.glob("part-*.parquet"))])
+    return ray.data.from_arrow_refs([ray.put(pq.read_table(p)) for p in sorted(path.glob("part-*.parquet"))])
 
 
 def block_name(name: str, ids: Iterable[str]) -> str:

@@ -275,3 +275,30 @@ def test_chatter_and_walkthroughs_from_the_tune_slice_are_cut(tail: str, rule: s
 def test_words_of_the_new_rules_inside_a_task_are_kept(text: str) -> None:
     out = clean_instruction(text)
     assert out.text == text and out.edits == ()
+
+
+def test_a_check_function_with_provided_data_points_is_cut() -> None:
+    task = "Write a Python function `get_gcd` that returns the greatest common divisor of two numbers."
+    out = clean_instruction(task + " Additionally, provide a check function to test the correctness of the "
+                            "solution with provided data points.")  # tune slice, MBPP/45
+    assert out.text == task and out.edits == ("check_with_provided_data",)
+    kept = "Write a Python function that fits a line to a list of data points and tests it on three of them."
+    assert clean_instruction(kept).text == kept
+
+
+@pytest.mark.parametrize(
+    ("text", "rule"),
+    [  # tune slice: MBPP/48, 32, 22, 54 (shortened)
+        ("I want a Python function that sets the lowest bit of a number.\n\nThe code you provided is almost "
+         "correct but it lacks the check for negative numbers.", "you_provided"),
+        ("I want a Python function that finds the largest prime factor of a number. The problem description you "
+         "provided is a Java version of a similar logic.", "you_provided"),
+        ("Build a Python function that finds the first duplicate in an array. The problem description asks you "
+         "to find it without additional space.", "problem_description_mentioned"),
+        ("Write a Python function that counts each element of an array. Please provide the problem description "
+         "in the response.", "problem_description_mentioned"),
+    ],
+)
+def test_talk_about_what_the_prompt_showed_is_rejected(text: str, rule: str) -> None:
+    out = clean_instruction(text)
+    assert out.text is None and out.reason == "refers_to_prompt" and out.rule == rule

@@ -162,6 +162,13 @@ TRAILER_RULES = (
         "to someone solving the task; so do \"You can test the function by calling it ...\" and \"Additionally, "
         "I'm interested in understanding how this function works\" (tune slice, MBPP/10 and 32).",
     ),
+    _rule(
+        "check_with_provided_data",
+        r"(?:^|(?<=[.!?])[ \t]+)[^.!?\n]*\b(?:check|test|verify|validate)\w*\b[^.!?\n]*\bprovided\s+data\s+points\b",
+        "\"Additionally, provide a check function to test the correctness of the solution with provided data "
+        "points.\" (tune slice, MBPP/45, a selected one): no data points are provided to the reader; the "
+        "sentence is chat data's stock request, not part of the task.",
+    ),
 )
 """Cut from the earliest match to the end: what follows an answer's start is answer or chatter."""
 
@@ -206,6 +213,22 @@ REFERENCE_RULES = (
         r"document|test)\s+(?:this|the)\s+(?:given\s+)?code\b|\b(?:in|of|from)\s+this\s+code\b",
         "\"Explain this code\", \"refactor the code\", \"the loop in this code\": an instruction about code "
         "it does not contain. \"The code should ...\" describes the code to write and stays.",
+    ),
+    _rule(
+        "you_provided",
+        r"\byou(?:'ve|’ve|\s+have)?\s+(?:provided|shared|posted|gave)\b",
+        "\"The code you provided is almost correct but ...\", \"The problem description you provided is a Java "
+        "version ...\" (tune slice, MBPP/48 and 32): the reply talks to the author of the prompt about what "
+        "they showed it; the reader of the instruction provided nothing.",
+    ),
+    _rule(
+        "problem_description_mentioned",
+        r"\b(?:the|a)\s+problem\s+(?:description|statement)\s+(?:that\s+|which\s+)?(?:asks|says|states|requires|wants)\b"
+        r"|\bprovide\s+the\s+problem\s+(?:description|statement)\b",
+        "\"The problem description asks you to find ...\", \"You are given a problem statement that asks for a "
+        "response code snippet ... Please provide the problem description in the response.\" (tune slice, "
+        "MBPP/22 and 54): a description the reader never sees. A label (\"Problem description:\") is cut "
+        "before this rule looks.",
     ),
 )
 """An instruction matching any of these is rejected as ``refers_to_prompt``."""

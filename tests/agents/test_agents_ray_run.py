@@ -25,7 +25,10 @@ pytestmark = pytest.mark.skipif("python" not in available_languages(), reason="n
 
 OUTPUTS = ("sft.jsonl", "rejected.jsonl", "dpo.jsonl", "skipped.jsonl", "memory_history.jsonl",
            "memory/python.json", "memory/bash.json")
-VALUES = {"languages": "python,bash", "rounds": 2, "dpo_samples": 2, "memory_size": 2}
+VALUES = {"languages": "python,bash", "rounds": 2, "dpo_samples": 2, "memory_size": 2,
+          "exec_timeout": 120.0}
+"""``exec_timeout``: the scripted programs take milliseconds, but a loaded machine starting Ray workers
+once timed out two at the default 10 s, and a verdict that differs makes the runs differ."""
 
 
 @pytest.fixture(autouse=True)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
+import itertools
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 from xinstruct.core.fences import fence
-from xinstruct.core.runs import atomic_write_parquet_batches, parquet_schema, write_jsonl_atomic
+from xinstruct.core.runs import atomic_write_parquet_batches, parquet_schema, read_jsonl, write_jsonl_atomic
 
 SOURCE = "xinstruct-inverse"
 PARQUET_BATCH = 1000
@@ -74,14 +74,8 @@ def original_row(result: dict[str, Any]) -> dict[str, Any] | None:
 def jsonl_batches(path: Path, size: int | None = None) -> Iterator[list[dict[str, Any]]]:
     """The rows of a JSONL output file, ``size`` (:data:`PARQUET_BATCH`) at a time."""
     size = size or PARQUET_BATCH
-    batch: list[dict[str, Any]] = []
-    with open(path, encoding="utf-8") as fh:
-        for line in fh:
-            batch.append(json.loads(line))
-            if len(batch) == size:
-                yield batch
-                batch = []
-    if batch:
+    rows = read_jsonl(path)
+    while batch := list(itertools.islice(rows, size)):
         yield batch
 
 

@@ -55,8 +55,9 @@ class RoundTrip(Step):
         self.max_tokens = max_tokens
         self.limits = limits or Limits(timeout=10)
 
-    def _request(self, text: str, record: Record, key: str, temperature: float, prefix: str = "") -> GenerateRequest:
-        params = SamplingParams(max_tokens=self.max_tokens, temperature=temperature,
+    def _request(self, text: str, record: Record, key: str, temperature: float, prefix: str = "",
+                 stop: tuple[str, ...] = ()) -> GenerateRequest:
+        params = SamplingParams(max_tokens=self.max_tokens, temperature=temperature, stop=stop,
                                 seed=derive_seed(self.seed, "roundtrip", record.id, key))
         return GenerateRequest(messages=({"role": "user", "content": text},), params=params, prefix=prefix)
 
@@ -75,8 +76,11 @@ class RoundTrip(Step):
         call_start = f"{name} " if language == "bash" else f"{name}("
         requests = [self._request(self.prompt.data["calls"].format(**values), record, "calls", 0.7,
                                   prefix=f"```{language}\n{call_start}")]
+        # the reply is prefilled with an opening fence and stops at the closing one: the model's
+        # explanation after the code costs as many tokens as the code and is thrown away
         requests += [self._request(self.prompt.data["user"].format(instruction=cands[i]["instruction"], **values),
-                                   record, f"code{i}", 0.0) for i in usable]
+                                   record, f"code{i}", 0.0, prefix=f"```{language}\n", stop=("```",))
+                     for i in usable]
         texts = {i: r.completions[0].text for i, r in self.backend.generate(requests)}
         record.data["roundtrip_calls_raw"] = texts[0]  # kept for audit when no call could be used
         calls = parse_calls(call_start + texts[0].split("```", 1)[0], language, name, self.calls)
@@ -85,8 +89,8 @@ class RoundTrip(Step):
             return "no_calls"
         programs = [code]
         for j in range(len(usable)):
-            block = first_fenced_block(texts[j + 1])
-            programs.append(block.code if block else texts[j + 1])
+            block = first_fenced_block(texts[j + 1])  # a backend that ignores the prefix writes its own fence
+            programs.append(block.code if block else texts[j + 1].split("```", 1)[0])
         caps = run_capture(self.sandbox, language, programs, calls, self.limits)
         unstable = {i for c in caps for i in (c.unstable or [])}
         stable = [i for i in range(len(calls)) if i not in unstable]

@@ -8,6 +8,11 @@ generation markers, so it trains on all tokens: same tokens per step, different 
 
     .venv/bin/python benchmarks/train_throughput.py                 # embedded GGUF model
     .venv/bin/python benchmarks/train_throughput.py --base tiny --steps 5   # seconds, not minutes
+    .venv/bin/python benchmarks/train_throughput.py --dtype float32,bfloat16 --repeat 2   # dtypes interleaved
+
+With several dtypes (``--dtype``) and ``--repeat``, the runs alternate (dtype by dtype, runner by
+runner, then again), so a noisy shared machine loads every configuration alike; the table gives each
+run and the ratio of every dtype's tokens/s to the first dtype's, per runner.
 """
 
 from __future__ import annotations
@@ -35,11 +40,12 @@ def make_rows(n: int) -> list[dict]:
     return rows
 
 
-def run_xinstruct(data: Path, out: Path, a: argparse.Namespace) -> dict:
+def run_xinstruct(data: Path, out: Path, a: argparse.Namespace, dtype: str) -> dict:
     cmd = [sys.executable, "-m", "xinstruct", "train", "sft", str(data), "--out", str(out),
            "--curriculum", "mixed", "--max-steps", str(a.steps), "--batch-size", str(a.batch_size),
            "--grad-accum", str(a.grad_accum), "--max-length", str(a.max_length), "--lora-r", str(a.lora_r),
-           "--learning-rate", "1e-4", "--warmup-ratio", "0", "--save-steps", "10000", "--seed", "0"]
+           "--learning-rate", "1e-4", "--warmup-ratio", "0", "--save-steps", "10000", "--seed", "0",
+           "--dtype", dtype]
     if a.base:
         cmd += ["--base", a.base]
     if a.threads:
@@ -64,7 +70,7 @@ if a["threads"]:
     torch.set_num_threads(a["threads"])
 kw = {"gguf_file": a["gguf_file"]} if a["gguf_file"] else {}
 tok = AutoTokenizer.from_pretrained(a["tok_dir"])
-model = AutoModelForCausalLM.from_pretrained(a["model_dir"], dtype=torch.float32, **kw)
+model = AutoModelForCausalLM.from_pretrained(a["model_dir"], dtype=getattr(torch, a["dtype"]), **kw)
 if a["gguf_file"]:
     model.hf_quantizer = None  # dequantized weights; transformers still marks them GGUF
 rows = [json.loads(l) for l in open(a["data"])]
@@ -72,7 +78,7 @@ targets = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down
 args = SFTConfig(output_dir=a["out"], max_steps=a["steps"], per_device_train_batch_size=a["batch_size"],
                  gradient_accumulation_steps=a["grad_accum"], learning_rate=1e-4, max_length=a["max_length"],
                  save_steps=10000, report_to="none", seed=0, logging_steps=1, disable_tqdm=True,
-                 bf16=torch.cuda.is_bf16_supported() if torch.cuda.is_available() else False)
+                 bf16=a["dtype"] == "bfloat16", use_cpu=not torch.cuda.is_available())
 trainer = SFTTrainer(model=model, args=args, train_dataset=Dataset.from_list(rows), processing_class=tok,
                      peft_config=LoraConfig(r=a["lora_r"], lora_alpha=2 * a["lora_r"], lora_dropout=0.05,
                                             target_modules=targets, task_type="CAUSAL_LM"))
@@ -86,7 +92,7 @@ print(json.dumps({"train_s": secs, "tokens_per_pass": tokens, "steps": trainer.s
 '''
 
 
-def run_plain(data: Path, out: Path, a: argparse.Namespace) -> dict:
+def run_plain(data: Path, out: Path, a: argparse.Namespace, dtype: str) -> dict:
     from xinstruct.models import resolve_model
     from xinstruct.models.catalog import models_dir
 
@@ -98,7 +104,7 @@ def run_plain(data: Path, out: Path, a: argparse.Namespace) -> dict:
         tok_dir, model_dir, gguf_file = ref.path, str(ref.path), None
     params = {"data": str(data), "out": str(out), "steps": a.steps, "batch_size": a.batch_size,
               "grad_accum": a.grad_accum, "max_length": a.max_length, "lora_r": a.lora_r, "threads": a.threads,
-              "tok_dir": str(tok_dir), "model_dir": model_dir, "gguf_file": gguf_file}
+              "tok_dir": str(tok_dir), "model_dir": model_dir, "gguf_file": gguf_file, "dtype": dtype}
     started = time.perf_counter()
     proc = subprocess.run([sys.executable, "-c", PLAIN, json.dumps(params)], capture_output=True, text=True,
                           check=False)
@@ -128,22 +134,43 @@ def main() -> None:
     ap.add_argument("--max-length", type=int, default=256)
     ap.add_argument("--lora-r", type=int, default=16)
     ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--dtype", default="float32", help="comma-separated: float32, bfloat16 (run interleaved)")
+    ap.add_argument("--repeat", type=int, default=1, help="rounds of every (dtype, runner) pair")
+    ap.add_argument("--runners", default="xinstruct,plain", help="comma-separated: xinstruct, plain")
     a = ap.parse_args()
+    dtypes = a.dtype.split(",")
+    runners = {"xinstruct": ("xinstruct train sft", run_xinstruct), "plain": ("plain TRL SFTTrainer", run_plain)}
+    chosen = [runners[r] for r in a.runners.split(",")]
+    if chosen[0][1] is run_plain:
+        raise SystemExit("--runners: put xinstruct first (it converts the GGUF tokenizer the plain script reads)")
     with tempfile.TemporaryDirectory() as tmp:
         if a.base == "tiny":
             a.base = str(build_tiny(Path(tmp) / "tiny"))
         data = Path(tmp) / "rows.jsonl"
         data.write_text("".join(json.dumps(r) + "\n" for r in make_rows(a.batch_size * a.grad_accum)))
-        results = {"xinstruct train sft": run_xinstruct(data, Path(tmp) / "x", a),
-                   "plain TRL SFTTrainer": run_plain(data, Path(tmp) / "p", a)}
+        results: list[tuple[str, str, int, dict]] = []
+        for k in range(a.repeat):
+            for dtype in dtypes:
+                for name, run in chosen:
+                    r = run(data, Path(tmp) / f"{name[0]}-{dtype}-{k}", a, dtype)
+                    r["tokens_s"] = r["steps"] * r["tokens_per_pass"] / r["train_s"]
+                    results.append((name, dtype, k, r))
+                    print(f"done: {name} {dtype} round {k}: {r['tokens_s']:.1f} tokens/s", flush=True)
     print(f"\nbase={a.base or 'embedded GGUF'} steps={a.steps} batch={a.batch_size}x{a.grad_accum} "
           f"lora_r={a.lora_r} max_length={a.max_length}\n")
-    print(f"| {'runner':<22} | tokens/step | train s | tokens/s | wall s (incl. load) | final loss |")
-    print(f"|{'-' * 24}|-------------|---------|----------|---------------------|------------|")
-    for name, r in results.items():
-        tps = r["steps"] * r["tokens_per_pass"] / r["train_s"]
-        print(f"| {name:<22} | {r['tokens_per_pass']:>11} | {r['train_s']:>7.1f} | {tps:>8.1f} | "
-              f"{r['wall_s']:>19.1f} | {r['final_loss']:>10.4f} |")
+    print(f"| {'runner':<22} | dtype    | round | tokens/step | train s | tokens/s | wall s (incl. load) | final loss |")
+    print(f"|{'-' * 24}|----------|-------|-------------|---------|----------|---------------------|------------|")
+    for name, dtype, k, r in results:
+        print(f"| {name:<22} | {dtype:<8} | {k:>5} | {r['tokens_per_pass']:>11} | {r['train_s']:>7.1f} | "
+              f"{r['tokens_s']:>8.1f} | {r['wall_s']:>19.1f} | {r['final_loss']:>10.4f} |")
+    if len(dtypes) > 1:
+        print(f"\n| {'runner':<22} | dtype    | tokens/s (mean of rounds) | ratio to {dtypes[0]} |")
+        print(f"|{'-' * 24}|----------|---------------------------|{'-' * (12 + len(dtypes[0]))}|")
+        for name, _ in chosen:
+            mean = {d: sum(r["tokens_s"] for n, dd, _, r in results if n == name and dd == d) / a.repeat
+                    for d in dtypes}
+            for d in dtypes:
+                print(f"| {name:<22} | {d:<8} | {mean[d]:>25.1f} | {mean[d] / mean[dtypes[0]]:>{10 + len(dtypes[0])}.2f} |")
 
 
 if __name__ == "__main__":

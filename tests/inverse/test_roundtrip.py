@@ -48,6 +48,35 @@ def test_candidates_are_scored_by_the_agreement_of_their_regenerated_code(script
     assert step.stats["scored"] == 1
 
 
+@pytest.mark.skipif("python" not in available_languages(), reason="needs the python sandbox")
+def test_a_window_sends_several_snippets_in_one_call_and_scores_each_as_alone(scripted_backend, tmp_path):
+    from xinstruct.sandbox import Sandbox
+
+    def step(window, backend):
+        return RoundTrip(backend, Sandbox(cache_dir=tmp_path), load_prompt("roundtrip"), calls=6, seed=0,
+                         limits=Limits(timeout=60), window=window)
+
+    def records():
+        return [record(), record("java", "class A { static int f(int x) { return x; } }"), record()]
+
+    batches: list[int] = []
+
+    class Counting(scripted_backend):
+        def generate(self, requests):
+            batches.append(len(requests))
+            return super().generate(requests)
+
+    alone = list(step(1, scripted_backend(reply=reply)).run(records()))
+    together_step = step(2, Counting(reply=reply))
+    together = list(together_step.run(records()))
+    assert batches == [4, 4]  # calls + 3 usable candidates of snippet 1 (java plans none), then snippet 3
+    assert [r.data.get("roundtrip_fallback") for r in together] == [None, "language", None]
+    assert [[c.get("roundtrip") for c in r.data["candidates"]] for r in together] == \
+        [[c.get("roundtrip") for c in r.data["candidates"]] for r in alone]
+    assert together_step.stats["scored"] == 2 and together_step.stats["fallback_pyes.language"] == 1
+    assert all(r.data["candidates"][2]["roundtrip_code"].startswith("def double") for r in (together[0], together[2]))
+
+
 def test_languages_without_a_harness_fall_back_to_the_judge(scripted_backend, tmp_path):
     from xinstruct.sandbox import Sandbox
 

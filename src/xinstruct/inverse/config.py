@@ -27,6 +27,10 @@ class InverseConfig:
         "the sandbox; ties and languages without a harness fall back to the score)", choices=SELECTIONS,
     )
     roundtrip_calls: int = option(6, "calls per snippet that original and regenerated code run on (--select roundtrip)")
+    roundtrip_window: int = option(
+        4, "snippets whose round-trip requests decode together (--select roundtrip; throughput only: a crash "
+        "redoes at most these, their finished calls from the cache)", affects_output=False,
+    )
     top_k: int = option(2, "candidates kept per snippet with --select topk")
     threshold: float = option(0.5, "minimum score with --select threshold (the best candidate at or above it is kept)")
     seed: int = option(0, "run seed; each call's seed derives from it and the record's identity")
@@ -60,6 +64,8 @@ class InverseConfig:
             raise ConfigError("threshold must be in [0, 1]")
         if self.roundtrip_calls < 2:
             raise ConfigError("roundtrip_calls must be >= 2")
+        if self.roundtrip_window < 1:
+            raise ConfigError("roundtrip_window must be >= 1")
         if self.limit is not None and self.limit < 1:
             raise ConfigError("limit must be >= 1")
         if not 0 <= self.rank < self.world_size:

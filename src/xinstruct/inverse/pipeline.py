@@ -307,7 +307,8 @@ def llm_steps(llm: Backend, cfg: InverseConfig, prompts: InversePrompts) -> tupl
     )
     steps: tuple[Step, ...] = (summarize, Judge(llm, JudgeTask(prompts.judge)))
     if prompts.roundtrip is not None:
-        steps += (RoundTrip(llm, Sandbox(), prompts.roundtrip, calls=cfg.roundtrip_calls, seed=cfg.seed),)
+        steps += (RoundTrip(llm, Sandbox(), prompts.roundtrip, calls=cfg.roundtrip_calls, seed=cfg.seed,
+                             window=cfg.roundtrip_window),)
     return steps
 
 

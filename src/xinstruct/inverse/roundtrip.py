@@ -8,6 +8,7 @@ top-level functions; other snippets keep ``roundtrip: null`` and fall back to p(
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -45,7 +46,7 @@ class RoundTrip(Step):
     name = "roundtrip"
 
     def __init__(self, backend: Backend, sandbox: Sandbox, prompt: PromptFile, *, calls: int, seed: int,
-                 max_tokens: int = 512, limits: Limits | None = None) -> None:
+                 max_tokens: int = 512, limits: Limits | None = None, window: int = 1) -> None:
         super().__init__()
         self.backend = backend
         self.sandbox = sandbox
@@ -54,6 +55,8 @@ class RoundTrip(Step):
         self.seed = seed
         self.max_tokens = max_tokens
         self.limits = limits or Limits(timeout=10)
+        self.window = window
+        """Snippets whose requests go to the backend together (a crash redoes at most these; cached calls are free)."""
 
     def _request(self, text: str, record: Record, key: str, temperature: float, prefix: str = "",
                  stop: tuple[str, ...] = ()) -> GenerateRequest:
@@ -61,8 +64,8 @@ class RoundTrip(Step):
                                 seed=derive_seed(self.seed, "roundtrip", record.id, key))
         return GenerateRequest(messages=({"role": "user", "content": text},), params=params, prefix=prefix)
 
-    def score(self, record: Record) -> str | None:
-        """Scores the candidates in place; the reason when the snippet cannot be round-tripped."""
+    def plan(self, record: Record) -> tuple[str, list[int], list[GenerateRequest]] | str:
+        """(main function, usable candidates, requests: the calls first), or why the snippet cannot be round-tripped."""
         code, language = str(record.data["code"]), str(record.data["language"])
         name = main_name(code, language) if language in LANGUAGES else None
         if name is None:
@@ -73,17 +76,21 @@ class RoundTrip(Step):
         values = {"display": display, "name": name, "count": self.calls, "fenced_code": fence(code, language)}
         # the reply starts with the first call, as in the agents' calls task: unprompted, the model
         # writes `assert double(0) == 0` lines, which are not calls the harness may run
-        call_start = f"{name} " if language == "bash" else f"{name}("
         requests = [self._request(self.prompt.data["calls"].format(**values), record, "calls", 0.7,
-                                  prefix=f"```{language}\n{call_start}")]
+                                  prefix=f"```{language}\n{call_start(name, language)}")]
         # the reply is prefilled with an opening fence and stops at the closing one: the model's
         # explanation after the code costs as many tokens as the code and is thrown away
         requests += [self._request(self.prompt.data["user"].format(instruction=cands[i]["instruction"], **values),
                                    record, f"code{i}", 0.0, prefix=f"```{language}\n", stop=("```",))
                      for i in usable]
-        texts = {i: r.completions[0].text for i, r in self.backend.generate(requests)}
+        return name, usable, requests
+
+    def finish(self, record: Record, name: str, usable: list[int], texts: list[str]) -> str | None:
+        """Scores the candidates in place from the replies (calls first); the reason when it cannot."""
+        code, language = str(record.data["code"]), str(record.data["language"])
+        cands = record.data["candidates"]
         record.data["roundtrip_calls_raw"] = texts[0]  # kept for audit when no call could be used
-        calls = parse_calls(call_start + texts[0].split("```", 1)[0], language, name, self.calls)
+        calls = parse_calls(call_start(name, language) + texts[0].split("```", 1)[0], language, name, self.calls)
         record.data["roundtrip_calls"] = calls
         if len(calls) < MIN_VALUES:
             return "no_calls"
@@ -103,15 +110,42 @@ class RoundTrip(Step):
             cands[i]["roundtrip_code"] = programs[j + 1]
         return None
 
+    def score(self, record: Record) -> str | None:
+        """Scores one snippet's candidates in place; the reason when it cannot be round-tripped."""
+        return self._score_window([record])[0]
+
+    def _score_window(self, window: list[Record]) -> list[str | None]:
+        """One generate call for every snippet of the window, so their regenerations share the decode
+        slots (one snippet's ~11 requests leave most of 8 slots idle while its longest one finishes)."""
+        plans = [self.plan(r) for r in window]
+        requests: list[GenerateRequest] = []
+        spans: list[tuple[int, int]] = []
+        for p in plans:
+            n = 0 if isinstance(p, str) else len(p[2])
+            spans.append((len(requests), len(requests) + n))
+            if not isinstance(p, str):
+                requests += p[2]
+        texts = {i: r.completions[0].text for i, r in self.backend.generate(requests)} if requests else {}
+        out: list[str | None] = []
+        for record, p, (a, b) in zip(window, plans, spans, strict=True):
+            out.append(p if isinstance(p, str) else self.finish(record, p[0], p[1], [texts[k] for k in range(a, b)]))
+        return out
+
     def run(self, records: Iterable[Record], rank: int = 0, world_size: int = 1) -> Iterator[Record]:
-        for record in records:
-            reason = self.score(record)
-            if reason is not None:
-                self.stats[f"fallback_pyes.{reason}"] += 1
-                record.data["roundtrip_fallback"] = reason
-            else:
-                self.stats["scored"] += 1
-            yield record
+        it = iter(records)
+        while window := list(itertools.islice(it, self.window)):
+            for record, reason in zip(window, self._score_window(window), strict=True):
+                if reason is not None:
+                    self.stats[f"fallback_pyes.{reason}"] += 1
+                    record.data["roundtrip_fallback"] = reason
+                else:
+                    self.stats["scored"] += 1
+                yield record
+
+
+def call_start(name: str, language: str) -> str:
+    """How the prefilled calls reply begins: the first call's name (and parenthesis)."""
+    return f"{name} " if language == "bash" else f"{name}("
 
 
 def roundtrip_order(candidate: dict[str, Any]) -> tuple[float, float]:

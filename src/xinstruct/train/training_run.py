@@ -75,6 +75,9 @@ def trainer_args(cfg: Any, output_dir: Path, epochs: float) -> dict[str, Any]:
     import torch
 
     on_gpu = torch.cuda.is_available()
+    mps = getattr(torch.backends, "mps", None)
+    # transformers refuses bf16 without a GPU unless told that the CPU is meant
+    cpu_bf16 = cfg.dtype == "bfloat16" and not on_gpu and not (mps is not None and mps.is_available())
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     return {
@@ -92,7 +95,10 @@ def trainer_args(cfg: Any, output_dir: Path, epochs: float) -> dict[str, Any]:
         "save_total_limit": cfg.save_total_limit,
         "seed": cfg.seed,
         "data_seed": cfg.seed,
-        "bf16": cfg.dtype == "bfloat16" and on_gpu,
+        # bfloat16 on a CPU: frozen weights in bf16, LoRA adapters in fp32 (peft's default), matmuls
+        # under autocast; oneDNN runs them on AMX / AVX512-BF16 where the CPU has it (results.md: Training)
+        "bf16": cfg.dtype == "bfloat16",
+        **({"use_cpu": True} if cpu_bf16 else {}),
         "fp16": cfg.dtype == "float16" and on_gpu,
         "gradient_checkpointing": cfg.gradient_checkpointing,
         "report_to": "none",

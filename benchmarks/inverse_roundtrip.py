@@ -18,7 +18,10 @@ Resumable: the inverse run resumes from its run directory; code generation is se
 Writes ``OUT/yardstick.json`` (schema in ``xinstruct.inverse.yardstick``) and a copy in the inverse
 run directory, where ``xinstruct report`` finds it; ``--report`` prints its tables again without the
 model. ``--inverse-only`` stops after the inverse run (to read candidates on the tune slice);
-``--judge-layout code-first`` runs the judge with the code before the instruction.
+``--judge-layout code-first`` runs the judge with the code before the instruction. ``--writer MODEL``
+has another model write the code from the instructions (the selections stay the embedded model's):
+a reader that is not the one the round-trip selector consulted; its tables go to
+``OUT/yardstick-<writer>.json`` (``--report --writer MODEL`` prints them).
 """
 
 from __future__ import annotations
@@ -96,6 +99,7 @@ def main() -> None:
     ap.add_argument("--samples", type=int, default=10)
     ap.add_argument("--roundtrip", action="store_true", help="also score candidates by round trip (--select roundtrip)")
     ap.add_argument("--model", default=None)
+    ap.add_argument("--writer", default=None, help="model that writes code from the instructions (default: --model)")
     ap.add_argument("--threads", type=int, default=None, help="llama.cpp threads (default: all cores)")
     ap.add_argument("--parallel", type=int, default=8, help="decode slots")
     ap.add_argument("--data", type=Path, default=None, help="benchmark data root (default: XINSTRUCT_DATA)")
@@ -104,8 +108,9 @@ def main() -> None:
     ap.add_argument("--inverse-only", action="store_true", help="stop after the inverse run (no code generation)")
     ap.add_argument("--report", action="store_true", help="print the tables of OUT/yardstick.json (no model) and stop")
     args = ap.parse_args()
+    name = "yardstick.json" if args.writer is None else f"yardstick-{Path(args.writer).stem}.json"
     if args.report:
-        print_tables(yardstick.read(args.out / "yardstick.json"))
+        print_tables(yardstick.read(args.out / name))
         return
     data = args.data  # None: XINSTRUCT_DATA, then the packaged HumanEval (eval/data.py's order)
     out = args.out
@@ -133,8 +138,13 @@ def main() -> None:
         Console().print(f"inverse run {inverse_dir}: {t_inverse:.0f}s ({summary['snippets_per_minute']} snippets/min)")
         return
     rows = {r["id"]: r for r in map(json.loads, (inverse_dir / "data.jsonl").read_text().splitlines())}
+    writer = model
+    if args.writer is not None:
+        engine.close()
+        writer = resolve_model(args.writer)
+        engine = LlamaCppBackend(writer, n_threads=args.threads, parallel=args.parallel)
 
-    llm = CachedBackend(engine, CallCache(out / "codegen-cache.sqlite"))
+    llm = CachedBackend(engine, CallCache(out / "codegen-cache.sqlite"))  # keys carry the model's identity
     requests, meta = [], []
     for i, (task, original) in enumerate(problems):
         row = rows.get(f"{corpus.name}:{i}")
@@ -168,12 +178,13 @@ def main() -> None:
         passed[cond][task.task_id] = verdicts[k].verdict == "passed"
     result = yardstick.build(passed, argv=sys.argv, samples=args.samples, slice_name=args.slice)
     result["model"] = model.name
+    result["writer"] = writer.name
     result["seconds"] = {"inverse": round(t_inverse), "codegen": round(t_codegen), "sandbox": round(t_exec, 1)}
     # the run directory gets a copy so that `xinstruct report <inverse dir>` finds it
-    yardstick.write([out / "yardstick.json", inverse_dir / "yardstick.json"], result)
+    yardstick.write([out / name, *([inverse_dir / name] if args.writer is None else [])], result)
     print_tables(result)
     Console().print(f"time: inverse {t_inverse:.0f}s ({summary['snippets_per_minute']} snippets/min), "
-                    f"code generation {t_codegen:.0f}s, sandbox {t_exec:.1f}s; wrote {out / 'yardstick.json'}")
+                    f"code generation {t_codegen:.0f}s, sandbox {t_exec:.1f}s; wrote {out / name}")
 
 
 def print_tables(result: dict[str, Any]) -> None:
@@ -181,7 +192,8 @@ def print_tables(result: dict[str, Any]) -> None:
     seeds = result["seeds"]
     console = table_console()
     title = (f"Round trip: HumanEval {seeds['humaneval']} + free MBPP ({result['slice']}) {seeds['mbpp']}, "
-             f"N={result['samples']}, {result.get('model', '?')}")
+             f"N={result['samples']}, {result.get('model', '?')}"
+             + (f", code written by {result['writer']}" if result.get("writer", result.get("model")) != result.get("model") else ""))
     passed = Table(title=title)
     for col in ("set", "condition", "passed", "pass rate"):
         passed.add_column(col)

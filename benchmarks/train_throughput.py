@@ -73,6 +73,8 @@ tok = AutoTokenizer.from_pretrained(a["tok_dir"])
 model = AutoModelForCausalLM.from_pretrained(a["model_dir"], dtype=getattr(torch, a["dtype"]), **kw)
 if a["gguf_file"]:
     model.hf_quantizer = None  # dequantized weights; transformers still marks them GGUF
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config  # or the Trainer refuses a "quantized" model
 rows = [json.loads(l) for l in open(a["data"])]
 targets = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 args = SFTConfig(output_dir=a["out"], max_steps=a["steps"], per_device_train_batch_size=a["batch_size"],

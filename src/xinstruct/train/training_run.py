@@ -95,8 +95,8 @@ def trainer_args(cfg: Any, output_dir: Path, epochs: float) -> dict[str, Any]:
         "save_total_limit": cfg.save_total_limit,
         "seed": cfg.seed,
         "data_seed": cfg.seed,
-        # bfloat16 on a CPU: frozen weights in bf16, LoRA adapters in fp32 (peft's default), matmuls
-        # under autocast; oneDNN runs them on AMX / AVX512-BF16 where the CPU has it (results.md: Training)
+        # bfloat16 on a CPU as on a GPU: frozen weights in bf16, LoRA adapters in fp32 (peft's default),
+        # matmuls under autocast (oneDNN uses AMX / AVX512-BF16 where the CPU has them)
         "bf16": cfg.dtype == "bfloat16",
         **({"use_cpu": True} if cpu_bf16 else {}),
         "fp16": cfg.dtype == "float16" and on_gpu,

@@ -146,6 +146,7 @@ def main() -> None:
 
     llm = CachedBackend(engine, CallCache(out / "codegen-cache.sqlite"))  # keys carry the model's identity
     requests, meta = [], []
+    choices: dict[str, dict[str, Any]] = {}  # the round-trip agreement of each condition's choice (--roundtrip)
     for i, (task, original) in enumerate(problems):
         row = rows.get(f"{corpus.name}:{i}")
         if row is None:
@@ -162,6 +163,12 @@ def main() -> None:
         ]
         if args.roundtrip:
             texts.append(row["instruction"] + hint)  # the run selected by round trip
+            chosen = row["candidates"][row["selected_index"]]
+            choices[task.task_id] = {"selected": judged.get("roundtrip"), "random": rnd.get("roundtrip"),
+                                     "roundtrip": chosen.get("roundtrip"),
+                                     "fallback": all(c.get("roundtrip") is None for c in usable),
+                                     "perfect_candidates": sum(1 for c in usable if c.get("roundtrip") == 1.0),
+                                     "usable": len(usable)}
         for cond, text in zip(CONDITIONS, texts, strict=False):
             requests.append(GenerateRequest(({"role": "user", "content": text},), SamplingParams(max_tokens=512)))
             meta.append((task, cond))
@@ -177,6 +184,8 @@ def main() -> None:
     for k, (task, cond) in enumerate(meta):
         passed[cond][task.task_id] = verdicts[k].verdict == "passed"
     result = yardstick.build(passed, argv=sys.argv, samples=args.samples, slice_name=args.slice)
+    if choices:
+        result["choice_roundtrip"] = choices  # beside the schema: read by print_tables
     result["model"] = model.name
     result["writer"] = writer.name
     result["seconds"] = {"inverse": round(t_inverse), "codegen": round(t_codegen), "sandbox": round(t_exec, 1)}
@@ -211,7 +220,29 @@ def print_tables(result: dict[str, Any]) -> None:
                               f"{(x['only_a'] - x['only_b']) / total:+.1%}", f"{x['p']:.3g}")
     console.print(passed)
     console.print(contrasts)
+    if result.get("choice_roundtrip"):
+        console.print(choice_table(result))
     console.print(f"command: {result['command']}")
+
+def choice_table(result: dict[str, Any]) -> Table:
+    """Each condition's pass rate by the round-trip agreement of the candidate it chose: does agreement on
+    the model's own calls predict the hidden tests?"""
+    choices, per_task = result["choice_roundtrip"], {r["task_id"]: r for r in result["per_task"]}
+    table = Table(title="Hidden-test pass rate by the round-trip agreement of the chosen candidate "
+                        f"({sum(1 for c in choices.values() if c['fallback'])} snippets fell back to p(Yes))")
+    for col in ("condition", "agreement 1.0", "0 < agreement < 1", "agreement 0", "not scored", "mean agreement"):
+        table.add_column(col)
+    buckets = (lambda x: x == 1.0, lambda x: x is not None and 0 < x < 1, lambda x: x == 0, lambda x: x is None)
+    for cond in ("selected", "random", "roundtrip"):
+        cells = []
+        for test in buckets:
+            ids = [t for t, c in choices.items() if t in per_task and test(c[cond])]
+            won = sum(per_task[t][cond] for t in ids)
+            cells.append(f"{won}/{len(ids)}" + (f" ({won / len(ids):.0%})" if ids else ""))
+        scored = [c[cond] for c in choices.values() if c[cond] is not None]
+        table.add_row(cond, *cells, f"{sum(scored) / len(scored):.3f}" if scored else "-")
+    return table
+
 
 if __name__ == "__main__":
     main()

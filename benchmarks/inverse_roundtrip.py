@@ -44,6 +44,7 @@ from xinstruct.core.fences import fenced_blocks
 from xinstruct.core.seeds import derive_seed
 from xinstruct.core.tables import table_console
 from xinstruct.eval.benchmarks import Task, load_tasks, parse_benchmark
+from xinstruct.eval.extract import pick_code, sanitize_python
 from xinstruct.inverse import yardstick
 from xinstruct.inverse.config import JUDGE_LAYOUTS, InverseConfig
 from xinstruct.inverse.pipeline import run_inverse
@@ -85,9 +86,14 @@ def seeds(humaneval: int, mbpp: int, slice_name: str, data: Path | None) -> list
     return out
 
 
-def code_of(answer: str) -> str:
-    blocks = [b for b in fenced_blocks(answer) if b.language in (None, "python")]
-    return blocks[0].code if blocks else answer
+def code_of(answer: str, entry_point: str | None = None, *, sanitize: bool = True) -> str:
+    """The code the hidden tests run on: the answer's block, sanitized as the eval does (imports, defs,
+    classes, constants). Unsanitized, a correct function fails whenever the model's own top-level
+    ``check_solution()`` asserts a wrong expected value (HumanEval/0, 4, 15 of the 2026-12-07 run)."""
+    if not sanitize:  # the harness before 2026-12-07: the first python block, as written
+        blocks = [b for b in fenced_blocks(answer) if b.language in (None, "python")]
+        return blocks[0].code if blocks else answer
+    return sanitize_python(pick_code(answer, "python", entry_point), entry_point)
 
 
 def main() -> None:
@@ -106,6 +112,8 @@ def main() -> None:
     ap.add_argument("--judge-layout", choices=JUDGE_LAYOUTS, default="paper", help="InverseConfig.judge_layout")
     ap.add_argument("--inverse-dir", type=Path, default=None, help="the inverse run directory (default: OUT/inverse)")
     ap.add_argument("--inverse-only", action="store_true", help="stop after the inverse run (no code generation)")
+    ap.add_argument("--raw-code", action="store_true",
+                    help="test the answer's first block as written (the harness before 2026-12-07), not sanitized")
     ap.add_argument("--report", action="store_true", help="print the tables of OUT/yardstick.json (no model) and stop")
     args = ap.parse_args()
     name = "yardstick.json" if args.writer is None else f"yardstick-{Path(args.writer).stem}.json"
@@ -175,7 +183,8 @@ def main() -> None:
     t1 = time.perf_counter()
     answers = dict(llm.generate(requests))
     t_codegen = time.perf_counter() - t1
-    jobs = [Job("python", HEADER + code_of(answers[k].completions[0].text), tests=task.tests, limits=Limits(timeout=10))
+    jobs = [Job("python", HEADER + code_of(answers[k].completions[0].text, task.entry_point, sanitize=not args.raw_code),
+                tests=task.tests, limits=Limits(timeout=10))
             for k, (task, _) in enumerate(meta)]
     t2 = time.perf_counter()
     verdicts = dict(Sandbox().run_many(jobs))

@@ -70,3 +70,36 @@ def test_read_names_the_file_of_a_wrong_shape(tmp_path: Path) -> None:
         yardstick.read(bad)
     with pytest.raises(InputError, match="no yardstick here"):
         yardstick.read(tmp_path / "missing.json")
+
+
+ANSWER_WITH_A_WRONG_SELF_CHECK = '''```python
+def string_sequence(n):
+    return ' '.join(str(i) for i in range(n + 1))
+
+# Check function to verify the correctness of the solution
+def check_function():
+    assert string_sequence(0) == "", "Test case 2 failed"
+
+check_function()
+```
+This code defines `string_sequence` ...'''
+
+
+def test_the_benchmark_tests_the_function_not_the_models_own_checks(tmp_path):
+    """HumanEval/15 of the 2026-12-07 run: a right function failed its hidden tests because the answer
+    also called a self-check with a wrong expected value; the benchmark now sanitizes as the eval does."""
+    from xinstruct.sandbox import Job, Limits, Sandbox, available_languages
+
+    if "python" not in available_languages():
+        pytest.skip("needs the python sandbox")
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    try:
+        from inverse_roundtrip import HEADER, code_of
+    finally:
+        sys.path.remove(str(REPO / "benchmarks"))
+    tests = "def check(candidate):\n    assert candidate(0) == '0'\n    assert candidate(3) == '0 1 2 3'\n\ncheck(string_sequence)\n"
+    sandbox = Sandbox(cache_dir=tmp_path)
+    verdicts = [sandbox.run(Job("python", HEADER + code, tests=tests, limits=Limits(timeout=60))).verdict.value
+                for code in (code_of(ANSWER_WITH_A_WRONG_SELF_CHECK, "string_sequence"),
+                             code_of(ANSWER_WITH_A_WRONG_SELF_CHECK, "string_sequence", sanitize=False))]
+    assert verdicts == ["passed", "failed"]

@@ -40,11 +40,12 @@ from rich.console import Console
 from rich.table import Table
 
 from xinstruct.core.cache import CallCache
+from xinstruct.core.code_analysis import sanitize_python
 from xinstruct.core.fences import fenced_blocks
 from xinstruct.core.seeds import derive_seed
 from xinstruct.core.tables import table_console
 from xinstruct.eval.benchmarks import Task, load_tasks, parse_benchmark
-from xinstruct.eval.extract import pick_code, sanitize_python
+from xinstruct.eval.extract import pick_code
 from xinstruct.inverse import yardstick
 from xinstruct.inverse.config import JUDGE_LAYOUTS, InverseConfig
 from xinstruct.inverse.pipeline import run_inverse

@@ -12,7 +12,7 @@ from xinstruct.core.errors import ConfigError, InputError
 from xinstruct.data.decontam import Decontaminator, export_ngrams
 from xinstruct.eval.benchmarks import Task, load_tasks, parse_benchmark, select_tasks
 from xinstruct.eval.data import HUMANEVAL, locate
-from xinstruct.eval.extract import pick_code, sanitize_python, splice
+from xinstruct.eval.extract import pick_code, splice
 from xinstruct.eval.passk import mean_pass_at_k, pass_at_k
 
 
@@ -40,19 +40,6 @@ def test_pick_code_prefers_language_and_entry_point() -> None:
     assert pick_code("def f():\n    return 2", "python", "f") == "def f():\n    return 2"
     truncated = "```python\ndef f(x):\n    return x"
     assert "return x" in pick_code(truncated, "python", "f")
-
-
-def test_sanitize_python_drops_example_usage() -> None:
-    code = (
-        "import math\nfrom typing import List\n\nLIMIT = 10\n\ndef helper(x):\n    return x * 2\n\n"
-        "def f(xs: List[int]) -> int:\n    return sum(helper(x) for x in xs)\n\nprint(f([1, 2]))\n"
-        "assert f([1]) == 2\nif __name__ == '__main__':\n    f([3])\n"
-    )
-    out = sanitize_python(code, "f")
-    assert "import math" in out and "LIMIT = 10" in out and "def helper" in out and "def f" in out
-    assert "print(" not in out and "__main__" not in out and "assert f" not in out
-    # a truncated tail keeps the complete part
-    assert "def f" in sanitize_python("def f():\n    return 1\n\ndef g(:\n", "f")
 
 
 JAVA_PROMPT = (

@@ -77,6 +77,24 @@ def test_a_window_sends_several_snippets_in_one_call_and_scores_each_as_alone(sc
     assert all(r.data["candidates"][2]["roundtrip_code"].startswith("def double") for r in (together[0], together[2]))
 
 
+@pytest.mark.skipif("python" not in available_languages(), reason="needs the python sandbox")
+def test_a_self_check_with_a_wrong_expected_value_does_not_sink_a_right_function(scripted_backend, tmp_path):
+    from xinstruct.sandbox import Sandbox
+
+    def chatty(req, i):
+        if "doubles" in req.messages[-1]["content"]:  # right, then the model's own check, wrongly expected
+            return ("def double(x):\n    return x + x\n\ndef check():\n    assert double(2) == 5\n\ncheck()\n"
+                    "print('ok')\n```")
+        return reply(req, i)
+
+    step = RoundTrip(scripted_backend(reply=chatty), Sandbox(cache_dir=tmp_path), load_prompt("roundtrip"),
+                     calls=6, seed=0, limits=Limits(timeout=60))
+    (out,) = list(step.run([record()]))
+    doubles = out.data["candidates"][2]
+    assert doubles["roundtrip"] == 1.0, doubles  # the check crashed the capture before: agreement 0
+    assert "\ncheck()" not in doubles["roundtrip_code"] and "def double" in doubles["roundtrip_code"]
+
+
 def test_languages_without_a_harness_fall_back_to_the_judge(scripted_backend, tmp_path):
     from xinstruct.sandbox import Sandbox
 

@@ -7,8 +7,11 @@ no toolchain installed and on truncated model output (an unclosed brace still yi
 
 from __future__ import annotations
 
+import ast
 import re
 from dataclasses import dataclass
+
+from xinstruct.core.code_detect import PYTHON_PARSE_FAILURES
 
 BRACE_LANGS = {
     "java", "cpp", "c", "csharp", "go", "rust", "javascript", "typescript", "php", "perl", "bash", "scala",
@@ -231,3 +234,45 @@ def defined_names(solution: str, language: str) -> list[str]:
         return []
     found = (m.group(1) for m in re.finditer(pattern, solution, re.MULTILINE))
     return list(dict.fromkeys(n for n in found if n not in _NOT_NAMES))
+
+
+# ----------------------------------------------------------------------------- Python sanitizing
+SANITIZE_KEEPS = (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Assign, ast.AnnAssign)
+
+
+def parse_python_prefix(code: str) -> ast.Module | None:
+    """Parse the longest prefix of whole lines that is valid Python (a truncated answer keeps its complete part)."""
+    lines = code.splitlines()
+    for end in range(len(lines), 0, -1):
+        try:
+            return ast.parse("\n".join(lines[:end]))
+        except PYTHON_PARSE_FAILURES:
+            continue
+    return None
+
+
+def sanitize_python(code: str, entry_point: str | None = None) -> str:
+    """Imports, defs, classes and constant assignments only (evalplus ``sanitize`` semantics, simplified).
+
+    Unparseable code is returned unchanged so the sandbox reports the syntax error.
+    """
+    tree = parse_python_prefix(code)
+    if tree is None:
+        return code
+    lines = code.splitlines()
+    kept: list[str] = []
+    for node in tree.body:
+        if not isinstance(node, SANITIZE_KEEPS):
+            continue
+        if isinstance(node, ast.Assign | ast.AnnAssign) and calls_anything(node):
+            continue
+        start = min([node.lineno, *(d.lineno for d in getattr(node, "decorator_list", []))])
+        kept.append("\n".join(lines[start - 1 : node.end_lineno]))
+    return "\n\n".join(kept) + "\n" if kept else code
+
+
+def calls_anything(node: ast.AST) -> bool:
+    """Module-level ``x = f(...)`` is usually example usage; constants and lambdas are kept."""
+    return any(isinstance(n, ast.Call) for n in ast.walk(node)) and not any(
+        isinstance(n, ast.Lambda) for n in ast.walk(node)
+    )

@@ -4,7 +4,7 @@ Three steps, each language-aware:
 
 1. :func:`pick_code` chooses the fenced block (the task's language and containing the entry point
    preferred; a truncated final fence still counts; unfenced answers are taken whole).
-2. Python benchmarks keep a *sanitized* script (:func:`sanitize_python`): imports, functions, classes
+2. Python benchmarks keep a *sanitized* script (``core.code_analysis.sanitize_python``): imports, functions, classes
    and constants, without example calls, prints or ``__main__`` blocks.
 3. Prompt-based benchmarks (MultiPL-E, mxeval, HumanEval-X) need ``prompt + body + tests``:
    :func:`splice` finds the target function in the answer, takes its body, and keeps the helpers
@@ -21,12 +21,14 @@ from dataclasses import dataclass
 from xinstruct.core.code_analysis import (
     BRACE_LANGS,
     END_LANGS,
+    SANITIZE_KEEPS,
+    calls_anything,
     decl_regex,
     drop_mains,
     find_function,
+    parse_python_prefix,
     strip_literals,
 )
-from xinstruct.core.code_detect import PYTHON_PARSE_FAILURES
 from xinstruct.core.fences import fenced_blocks
 
 
@@ -58,47 +60,6 @@ def cut_at_stops(text: str, stops: tuple[str, ...]) -> str:
 
 
 # ----------------------------------------------------------------------------- Python
-_KEEP = (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Assign, ast.AnnAssign)
-
-
-def _parse_prefix(code: str) -> ast.Module | None:
-    """Parse the longest prefix of whole lines that is valid Python (a truncated answer keeps its complete part)."""
-    lines = code.splitlines()
-    for end in range(len(lines), 0, -1):
-        try:
-            return ast.parse("\n".join(lines[:end]))
-        except PYTHON_PARSE_FAILURES:
-            continue
-    return None
-
-
-def sanitize_python(code: str, entry_point: str | None = None) -> str:
-    """Imports, defs, classes and constant assignments only (evalplus ``sanitize`` semantics, simplified).
-
-    Unparseable code is returned unchanged so the sandbox reports the syntax error.
-    """
-    tree = _parse_prefix(code)
-    if tree is None:
-        return code
-    lines = code.splitlines()
-    kept: list[str] = []
-    for node in tree.body:
-        if not isinstance(node, _KEEP):
-            continue
-        if isinstance(node, ast.Assign | ast.AnnAssign) and _calls_anything(node):
-            continue
-        start = min([node.lineno, *(d.lineno for d in getattr(node, "decorator_list", []))])
-        kept.append("\n".join(lines[start - 1 : node.end_lineno]))
-    return "\n\n".join(kept) + "\n" if kept else code
-
-
-def _calls_anything(node: ast.AST) -> bool:
-    """Module-level ``x = f(...)`` is usually example usage; constants and lambdas are kept."""
-    return any(isinstance(n, ast.Call) for n in ast.walk(node)) and not any(
-        isinstance(n, ast.Lambda) for n in ast.walk(node)
-    )
-
-
 def prompt_imports(prompt: str) -> str:
     """Import lines of a Python prompt (HumanEval's ``from typing import List``) the answer may omit."""
     return "".join(line + "\n" for line in prompt.splitlines() if re.match(r"^(?:import|from)\s+\w", line))
@@ -119,14 +80,14 @@ def _declaration_chunks(text: str, language: str) -> list[str]:
     if not text.strip():
         return []
     if language == "python":
-        tree = _parse_prefix(text)
+        tree = parse_python_prefix(text)
         if tree is None:
             return []
         lines = text.splitlines()
         return [
             "\n".join(lines[min([n.lineno, *(d.lineno for d in getattr(n, "decorator_list", []))]) - 1 : n.end_lineno])
             for n in tree.body
-            if isinstance(n, _KEEP) and not (isinstance(n, ast.Assign | ast.AnnAssign) and _calls_anything(n))
+            if isinstance(n, SANITIZE_KEEPS) and not (isinstance(n, ast.Assign | ast.AnnAssign) and calls_anything(n))
         ]
     clean = strip_literals(text, language)
     chunks: list[str] = []

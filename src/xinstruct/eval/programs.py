@@ -7,8 +7,9 @@ import json
 from dataclasses import dataclass
 from importlib import resources
 
+from xinstruct.core.code_analysis import sanitize_python
 from xinstruct.eval.benchmarks import Task
-from xinstruct.eval.extract import cut_at_stops, pick_code, prompt_imports, sanitize_python, splice
+from xinstruct.eval.extract import cut_at_stops, pick_code, prompt_imports, splice
 from xinstruct.sandbox import Job, Limits
 
 MIN_TIME_LIMIT = 1.0

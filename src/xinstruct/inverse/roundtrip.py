@@ -12,7 +12,7 @@ import itertools
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from xinstruct.core.code_analysis import defined_names
+from xinstruct.core.code_analysis import defined_names, sanitize_python
 from xinstruct.core.fences import fence, first_fenced_block
 from xinstruct.core.languages import display_name
 from xinstruct.core.pipeline import Step
@@ -97,7 +97,10 @@ class RoundTrip(Step):
         programs = [code]
         for j in range(len(usable)):
             block = first_fenced_block(texts[j + 1])  # a backend that ignores the prefix writes its own fence
-            programs.append(block.code if block else texts[j + 1].split("```", 1)[0])
+            program = block.code if block else texts[j + 1].split("```", 1)[0]
+            # the model often ends its code with a self-check whose expected value is wrong; run at
+            # module level it crashes the capture, and a right function would agree on nothing
+            programs.append(sanitize_python(program, name) if language == "python" else program)
         caps = run_capture(self.sandbox, language, programs, calls, self.limits)
         unstable = {i for c in caps for i in (c.unstable or [])}
         stable = [i for i in range(len(calls)) if i not in unstable]

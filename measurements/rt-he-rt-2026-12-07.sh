@@ -8,5 +8,5 @@
 #   then this script (finished snippets are skipped, every call comes from the caches; only the
 #   sandbox runs again); --report prints the tables without the model.
 set -euo pipefail
-PYTHONPATH=src .venv/bin/python benchmarks/inverse_roundtrip.py --out /work/runs/rt-he-rt --samples 10 \
+PYTHONPATH=src .venv/bin/python benchmarks/inverse_roundtrip.py --out /work/runs/rt-he-rt2 --samples 10 \
     --humaneval 164 --mbpp 0 --data ../shared/benchmarks --roundtrip "$@"

@@ -2,7 +2,10 @@
 function's body starts and ends, which names a piece of code defines.
 
 Regex-and-brace heuristics rather than parsers, because they must work for a dozen languages with
-no toolchain installed and on truncated model output (an unclosed brace still yields a span).
+no toolchain installed and on truncated model output (an unclosed brace still yields a span). One
+exception uses Python's own parser: :func:`sanitize_python`, which the eval and the round-trip
+selector apply to model-written Python before running it (the model's example calls and self-checks
+are not part of the code under test).
 """
 
 from __future__ import annotations

@@ -240,10 +240,10 @@ def defined_names(solution: str, language: str) -> list[str]:
 
 
 # ----------------------------------------------------------------------------- Python sanitizing
-SANITIZE_KEEPS = (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Assign, ast.AnnAssign)
+_KEEP = (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Assign, ast.AnnAssign)
 
 
-def parse_python_prefix(code: str) -> ast.Module | None:
+def _parse_prefix(code: str) -> ast.Module | None:
     """Parse the longest prefix of whole lines that is valid Python (a truncated answer keeps its complete part)."""
     lines = code.splitlines()
     for end in range(len(lines), 0, -1):
@@ -254,27 +254,34 @@ def parse_python_prefix(code: str) -> ast.Module | None:
     return None
 
 
+def python_declarations(code: str) -> list[str] | None:
+    """The top-level imports, defs, classes and constant assignments of ``code``, each as its source
+    text (decorators included); None when no prefix of it parses."""
+    tree = _parse_prefix(code)
+    if tree is None:
+        return None
+    lines = code.splitlines()
+    kept: list[str] = []
+    for node in tree.body:
+        if not isinstance(node, _KEEP):
+            continue
+        if isinstance(node, ast.Assign | ast.AnnAssign) and _calls_anything(node):
+            continue
+        start = min([node.lineno, *(d.lineno for d in getattr(node, "decorator_list", []))])
+        kept.append("\n".join(lines[start - 1 : node.end_lineno]))
+    return kept
+
+
 def sanitize_python(code: str, entry_point: str | None = None) -> str:
     """Imports, defs, classes and constant assignments only (evalplus ``sanitize`` semantics, simplified).
 
     Unparseable code is returned unchanged so the sandbox reports the syntax error.
     """
-    tree = parse_python_prefix(code)
-    if tree is None:
-        return code
-    lines = code.splitlines()
-    kept: list[str] = []
-    for node in tree.body:
-        if not isinstance(node, SANITIZE_KEEPS):
-            continue
-        if isinstance(node, ast.Assign | ast.AnnAssign) and calls_anything(node):
-            continue
-        start = min([node.lineno, *(d.lineno for d in getattr(node, "decorator_list", []))])
-        kept.append("\n".join(lines[start - 1 : node.end_lineno]))
+    kept = python_declarations(code)
     return "\n\n".join(kept) + "\n" if kept else code
 
 
-def calls_anything(node: ast.AST) -> bool:
+def _calls_anything(node: ast.AST) -> bool:
     """Module-level ``x = f(...)`` is usually example usage; constants and lambdas are kept."""
     return any(isinstance(n, ast.Call) for n in ast.walk(node)) and not any(
         isinstance(n, ast.Lambda) for n in ast.walk(node)

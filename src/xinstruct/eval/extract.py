@@ -4,8 +4,8 @@ Three steps, each language-aware:
 
 1. :func:`pick_code` chooses the fenced block (the task's language and containing the entry point
    preferred; a truncated final fence still counts; unfenced answers are taken whole).
-2. Python benchmarks keep a *sanitized* script (``core.code_analysis.sanitize_python``): imports, functions, classes
-   and constants, without example calls, prints or ``__main__`` blocks.
+2. Python benchmarks keep a *sanitized* script (``core.code_analysis.sanitize_python``): imports,
+   functions, classes and constants, without example calls, prints or ``__main__`` blocks.
 3. Prompt-based benchmarks (MultiPL-E, mxeval, HumanEval-X) need ``prompt + body + tests``:
    :func:`splice` finds the target function in the answer, takes its body, and keeps the helpers
    and imports around it (placed where the language needs them), so an answer that rewrites the
@@ -14,19 +14,16 @@ Three steps, each language-aware:
 
 from __future__ import annotations
 
-import ast
 import re
 from dataclasses import dataclass
 
 from xinstruct.core.code_analysis import (
     BRACE_LANGS,
     END_LANGS,
-    SANITIZE_KEEPS,
-    calls_anything,
     decl_regex,
     drop_mains,
     find_function,
-    parse_python_prefix,
+    python_declarations,
     strip_literals,
 )
 from xinstruct.core.fences import fenced_blocks
@@ -80,15 +77,7 @@ def _declaration_chunks(text: str, language: str) -> list[str]:
     if not text.strip():
         return []
     if language == "python":
-        tree = parse_python_prefix(text)
-        if tree is None:
-            return []
-        lines = text.splitlines()
-        return [
-            "\n".join(lines[min([n.lineno, *(d.lineno for d in getattr(n, "decorator_list", []))]) - 1 : n.end_lineno])
-            for n in tree.body
-            if isinstance(n, SANITIZE_KEEPS) and not (isinstance(n, ast.Assign | ast.AnnAssign) and calls_anything(n))
-        ]
+        return python_declarations(text) or []
     clean = strip_literals(text, language)
     chunks: list[str] = []
     i, n = 0, len(text)

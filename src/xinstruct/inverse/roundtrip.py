@@ -113,25 +113,21 @@ class RoundTrip(Step):
             cands[i]["roundtrip_code"] = programs[j + 1]
         return None
 
-    def score(self, record: Record) -> str | None:
-        """Scores one snippet's candidates in place; the reason when it cannot be round-tripped."""
-        return self._score_window([record])[0]
-
     def _score_window(self, window: list[Record]) -> list[str | None]:
         """One generate call for every snippet of the window, so their regenerations share the decode
         slots (one snippet's ~11 requests leave most of 8 slots idle while its longest one finishes)."""
         plans = [self.plan(r) for r in window]
-        requests: list[GenerateRequest] = []
-        spans: list[tuple[int, int]] = []
-        for p in plans:
-            n = 0 if isinstance(p, str) else len(p[2])
-            spans.append((len(requests), len(requests) + n))
-            if not isinstance(p, str):
-                requests += p[2]
+        requests = [req for p in plans if not isinstance(p, str) for req in p[2]]
         texts = {i: r.completions[0].text for i, r in self.backend.generate(requests)} if requests else {}
         out: list[str | None] = []
-        for record, p, (a, b) in zip(window, plans, spans, strict=True):
-            out.append(p if isinstance(p, str) else self.finish(record, p[0], p[1], [texts[k] for k in range(a, b)]))
+        start = 0
+        for record, p in zip(window, plans, strict=True):
+            if isinstance(p, str):
+                out.append(p)
+                continue
+            name, usable, mine = p
+            out.append(self.finish(record, name, usable, [texts[start + k] for k in range(len(mine))]))
+            start += len(mine)
         return out
 
     def run(self, records: Iterable[Record], rank: int = 0, world_size: int = 1) -> Iterator[Record]:

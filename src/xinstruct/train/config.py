@@ -35,7 +35,8 @@ class _CommonTrainConfig:
     max_length: int = option(1024, "token budget per sequence")
     dtype: str = option(
         "float32", "weights/compute dtype: 'bfloat16' on recent GPUs; on a CPU it runs under bf16 autocast "
-        "(whether that is faster depends on the CPU: benchmarks/train_throughput.py --dtype float32,bfloat16)", choices=("float32", "bfloat16", "float16")
+        "(whether that is faster depends on the CPU: benchmarks/train_throughput.py --dtype float32,bfloat16)",
+        choices=("float32", "bfloat16", "float16"),
     )
     gradient_checkpointing: bool = option(False, "trade compute for memory (large models / long sequences)")
     seed: int = option(42, "seed for data order, dropout and LoRA init")

@@ -153,13 +153,14 @@ def test_roundtrip_on_the_real_model(llamacpp_backend, tmp_path):
     from xinstruct.sandbox import Sandbox
 
     step = RoundTrip(llamacpp_backend, Sandbox(cache_dir=tmp_path), load_prompt("roundtrip"), calls=4, seed=0,
-                     max_tokens=160, limits=Limits(timeout=60))
-    rec = Record(id="real", data={"code": ORIGINAL, "language": "python", "candidates": [
+                     max_tokens=160, limits=Limits(timeout=60), window=2)  # both snippets decode together
+    recs = [Record(id=f"real{k}", data={"code": ORIGINAL, "language": "python", "candidates": [
         {"instruction": "Write a Python function `double(x)` that returns x multiplied by 2.", "score": 0.5},
         {"instruction": "Write a Python function `double(x)` that returns x plus 100.", "score": 0.9},
-    ]})
-    (out,) = list(step.run([rec]))
-    assert out.data["roundtrip_calls"], out.data  # calls parsed from the real reply
-    assert out.data.get("roundtrip_fallback") is None, out.data.get("roundtrip_original")
-    faithful, other = (c["roundtrip"] for c in out.data["candidates"])
-    assert faithful == 1.0 and other < faithful, out.data["candidates"]
+    ]}) for k in range(2)]
+    for out in step.run(recs):
+        assert out.data["roundtrip_calls"], out.data  # calls parsed from the real reply
+        assert out.data.get("roundtrip_fallback") is None, out.data.get("roundtrip_original")
+        faithful, other = (c["roundtrip"] for c in out.data["candidates"])
+        assert faithful == 1.0 and other < faithful, out.data["candidates"]
+    assert step.stats["scored"] == 2

@@ -77,6 +77,9 @@ def test_shipped_mbpp_configs_validate(name: str) -> None:
         assert cfg.benchmarks[0] == "humaneval+" and "mbpp+" in cfg.benchmarks
         assert (arms["original_only"].data, arms["inverse_then_original"].data) == ("original", "two-stage")
         assert (arms["inverse_only"].weights_of, arms["inverse_only"].stage) == ("inverse_then_original", "stage1")
+        # A4: the paper's arm with a random candidate, so the judge's worth is a paired contrast
+        assert arms["random_then_original"].inverse == {"select": "random"}
+        assert "inverse_then_original-random_then_original" in cfg.contrasts
         # one recipe for every arm: no arm overrides the shared training settings
         assert not any(a.train for a in arms.values())
     else:
@@ -107,7 +110,7 @@ def test_choose_recipe_rule_and_apply(tmp_path: Path) -> None:
     cfg = load_experiment(config)
     train = cfg.train_config("original_only")
     assert (train.learning_rate, train.max_steps, train.lora_r) == (1e-5, 32, 4)
-    assert "# chosen: arm c" in config.read_text(encoding="utf-8") and len(cfg.arm_configs()) == 3
+    assert "# chosen: arm c" in config.read_text(encoding="utf-8") and len(cfg.arm_configs()) == 4
 
 
 def test_free_mbpp_corpus_on_a_few_ids_with_the_real_sandbox(benchmarks_dir: Path) -> None:

@@ -71,16 +71,16 @@ if a["threads"]:
 kw = {"gguf_file": a["gguf_file"]} if a["gguf_file"] else {}
 tok = AutoTokenizer.from_pretrained(a["tok_dir"])
 model = AutoModelForCausalLM.from_pretrained(a["model_dir"], dtype=getattr(torch, a["dtype"]), **kw)
-if a["gguf_file"]:
-    model.hf_quantizer = None  # dequantized weights; transformers still marks them GGUF
-    if hasattr(model.config, "quantization_config"):
-        del model.config.quantization_config  # or the Trainer refuses a "quantized" model
+if a["gguf_file"] and getattr(model, "hf_quantizer", None) is not None:
+    # dequantized weights that transformers still marks GGUF: the Trainer refuses a "quantized" model
+    model.hf_quantizer.remove_quantization_config(model)
 rows = [json.loads(l) for l in open(a["data"])]
 targets = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 args = SFTConfig(output_dir=a["out"], max_steps=a["steps"], per_device_train_batch_size=a["batch_size"],
                  gradient_accumulation_steps=a["grad_accum"], learning_rate=1e-4, max_length=a["max_length"],
                  save_steps=10000, report_to="none", seed=0, logging_steps=1, disable_tqdm=True,
-                 bf16=a["dtype"] == "bfloat16", use_cpu=not torch.cuda.is_available())
+                 bf16=a["dtype"] == "bfloat16", use_cpu=not torch.cuda.is_available(),
+                 gradient_checkpointing=False)  # TRL turns it on by default; xinstruct's default is off
 trainer = SFTTrainer(model=model, args=args, train_dataset=Dataset.from_list(rows), processing_class=tok,
                      peft_config=LoraConfig(r=a["lora_r"], lora_alpha=2 * a["lora_r"], lora_dropout=0.05,
                                             target_modules=targets, task_type="CAUSAL_LM"))

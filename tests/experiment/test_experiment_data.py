@@ -74,7 +74,8 @@ def test_shipped_mbpp_configs_validate(name: str) -> None:
     arms = cfg.arm_configs()
     assert cfg.decontaminate and set(cfg.decontamination_specs()) >= {"humaneval+", "mbpp+"}
     if name == "fair_mbpp":
-        assert cfg.benchmarks[0] == "humaneval+" and "mbpp+" in cfg.benchmarks
+        # the reported benchmark only; MBPP+ chose the recipe, so it is decontaminated against, not reported
+        assert cfg.benchmarks == ["humaneval+"]
         assert (arms["original_only"].data, arms["inverse_then_original"].data) == ("original", "two-stage")
         assert (arms["inverse_only"].weights_of, arms["inverse_only"].stage) == ("inverse_then_original", "stage1")
         # A4: the paper's arm with a random candidate, so the judge's worth is a paired contrast

@@ -105,7 +105,6 @@ def _load_gguf_dense(ref: ModelRef, kwargs: dict[str, Any]) -> Any:
         if not p.is_floating_point():
             raise ModelError(f"{ref.path}: transformers kept quantized weights; cannot train on them")
     model.hf_quantizer = None
-    model.is_quantized = False  # the Trainer reads this mark, not the quantizer, in transformers 5
     if hasattr(model.config, "quantization_config"):
         del model.config.quantization_config
     return model
